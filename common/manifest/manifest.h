@@ -1,0 +1,49 @@
+#pragma once
+// A dataset's facts, read from manifests/<flag>.toml with toml++: the official
+// metadata (copied from medmnist's INFO), the source, the preprocessing
+// parameters and the split rule. Code never repeats these numbers.
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <toml++/toml.h>
+
+namespace mmb {
+
+struct Manifest {
+  std::filesystem::path file;
+  toml::table table;  // the whole file, after --set overrides
+
+  // [dataset]
+  std::string flag, python_class, task, license, description;
+  int dim = 2;
+  int n_channels = 1;
+  std::vector<int> sizes;
+  std::vector<std::string> labels;              // index -> name
+  std::array<std::size_t, 3> official_counts{};  // train, val, test
+  std::size_t label_width = 1;                  // 1, or the number of labels for multi-label
+
+  // Typed access to any dotted key ("preprocess.crop"); the default is returned
+  // when the key is absent, and a wrong type throws std::runtime_error naming it.
+  std::string get_string(const std::string& key, const std::string& fallback) const;
+  double get_number(const std::string& key, double fallback) const;
+  bool get_bool(const std::string& key, bool fallback) const;
+  std::vector<double> get_numbers(const std::string& key, std::vector<double> fallback) const;
+  std::vector<std::string> get_strings(const std::string& key, std::vector<std::string> fallback) const;
+
+  // "key=value" from the command line; value is parsed as TOML, else kept as a string.
+  void apply_override(const std::string& assignment);
+  std::string to_json() const;
+};
+
+// Parses and validates (required keys, label count vs task). Throws
+// std::runtime_error naming the file and the problem.
+Manifest load_manifest(const std::filesystem::path& file);
+
+// Where manifests live: $MEDMNIST_BUILD_MANIFESTS, else the source tree's manifests/.
+std::filesystem::path default_manifest_dir();
+Manifest load_manifest_for(const std::string& flag, const std::filesystem::path& dir = default_manifest_dir());
+
+}  // namespace mmb

@@ -1,0 +1,169 @@
+// Public resize API: kernel names, the weight cache, and the conversions
+// around the float passes (resize_passes.cpp) and weights (resize_weights.cpp).
+#include "common/ops/resize.h"
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+
+#include "common/ops/resize_passes.h"
+#include "common/ops/resize_weights.h"
+
+namespace mmb {
+
+using resize_detail::ResizeJob;
+
+ResizeKernel parse_resize_kernel(std::string_view name) {
+  if (name == "spline") return ResizeKernel::Spline;
+  if (name == "area") return ResizeKernel::Area;
+  if (name == "linear") return ResizeKernel::Linear;
+  if (name == "nearest") return ResizeKernel::Nearest;
+  throw std::invalid_argument("unknown resize kernel '" + std::string(name) +
+                              "' (expected spline, area, linear or nearest)");
+}
+
+std::string_view resize_kernel_name(ResizeKernel kernel) {
+  switch (kernel) {
+    case ResizeKernel::Spline: return "spline";
+    case ResizeKernel::Area: return "area";
+    case ResizeKernel::Linear: return "linear";
+    case ResizeKernel::Nearest: return "nearest";
+  }
+  return "?";
+}
+
+std::shared_ptr<const AxisWeights> axis_weights(int n_in, int n_out, ResizeKernel kernel) {
+  // The pipeline resizes from many TBB threads; a spline row costs a solve of
+  // length n_in, so weights are built once per (n_in, n_out, kernel). Building
+  // happens outside the lock: two threads may race to build the same entry,
+  // the first insert wins and both get equal weights.
+  using Key = std::tuple<int, int, ResizeKernel>;
+  static std::mutex mutex;
+  static std::map<Key, std::shared_ptr<const AxisWeights>> cache;
+  if (n_in == n_out) kernel = ResizeKernel::Nearest;  // all kernels are the identity here
+  const Key key{n_in, n_out, kernel};
+  {
+    std::lock_guard lock(mutex);
+    if (auto it = cache.find(key); it != cache.end()) return it->second;
+  }
+  auto built = std::make_shared<const AxisWeights>(resize_detail::build_axis_weights(n_in, n_out, kernel));
+  std::lock_guard lock(mutex);
+  return cache.emplace(key, std::move(built)).first->second;
+}
+
+namespace {
+
+struct Shape {
+  int w, h, d, c;
+  bool operator==(const Shape&) const = default;
+};
+
+void check_input(const Shape& in, std::size_t values) {
+  if (in.w < 1 || in.h < 1 || in.d < 1 || in.c < 1 || in.c > resize_detail::kMaxChannels ||
+      values != static_cast<std::size_t>(in.w) * in.h * in.d * in.c)
+    throw std::invalid_argument("resize: input is empty or its pixel buffer does not match " +
+                                std::to_string(in.w) + "x" + std::to_string(in.h) + "x" +
+                                std::to_string(in.d) + "x" + std::to_string(in.c));
+}
+
+ResizeJob make_job(const Shape& in, const Shape& out, ResizeKernel kernel) {
+  if (out.w < 1 || out.h < 1 || out.d < 1)
+    throw std::invalid_argument("resize: output size must be >= 1 on every axis");
+  ResizeJob job;
+  job.in_w = in.w, job.in_h = in.h, job.in_d = in.d, job.channels = in.c;
+  job.out_w = out.w, job.out_h = out.h, job.out_d = out.d;
+  job.wx = axis_weights(in.w, out.w, kernel);
+  job.wy = axis_weights(in.h, out.h, kernel);
+  if (job.resizes_depth()) job.wz = axis_weights(in.d, out.d, kernel);
+  return job;
+}
+
+// The clip range: the input's [min, max] for the spline (whose negative lobes
+// overshoot; skimage's clip=True), none otherwise (the other kernels are
+// convex combinations and cannot leave the input's range).
+using resize_detail::ValueRange;
+ValueRange clip_range(ValueRange input_range, ResizeKernel kernel, bool clip) {
+  if (!clip || kernel != ResizeKernel::Spline) return {-3.0e38f, 3.0e38f};
+  return input_range;
+}
+
+Image to_image(const ResizeJob& job, ValueRange range) {
+  Image out(job.out_w, job.out_h, job.out_d, job.channels);
+  const float* src = job.result;
+  std::uint8_t* dst = out.pixels.data();
+  // An integer input range rounds to itself, so it is applied after rounding.
+  const int lo = static_cast<int>(std::clamp(range.lo, 0.f, 255.f));
+  const int hi = static_cast<int>(std::clamp(range.hi, 0.f, 255.f));
+  for (std::size_t i = 0; i < out.pixels.size(); ++i) dst[i] = resize_detail::round_to_u8(src[i], lo, hi);
+  return out;
+}
+
+FloatImage to_float_image(const ResizeJob& job, ValueRange range) {
+  FloatImage out{job.out_w, job.out_h, job.out_d, job.channels, {}};
+  out.data.assign(job.result, job.result + job.out_values());
+  for (float& v : out.data) v = std::clamp(v, range.lo, range.hi);
+  return out;
+}
+
+FloatImage resize_float_impl(const FloatImage& in, int out_w, int out_h, int out_d, ResizeKernel kernel,
+                             bool clip) {
+  const Shape shape{in.width, in.height, in.depth, in.channels};
+  check_input(shape, in.data.size());
+  std::vector<ResizeJob> jobs;
+  jobs.push_back(make_job(shape, {out_w, out_h, out_d, in.channels}, kernel));
+  if (shape == Shape{out_w, out_h, out_d, in.channels}) return in;
+  const ValueRange input_range = resize_detail::run_resize_jobs(in.data.data(), jobs);
+  return to_float_image(jobs.front(), clip_range(input_range, kernel, clip));
+}
+
+}  // namespace
+
+FloatImage resize_float(const FloatImage& in, int out_w, int out_h, int out_d, ResizeKernel kernel) {
+  return resize_float_impl(in, out_w, out_h, out_d, kernel, true);
+}
+
+FloatImage resize_float_unclipped(const FloatImage& in, int out_w, int out_h, int out_d, ResizeKernel kernel) {
+  return resize_float_impl(in, out_w, out_h, out_d, kernel, false);
+}
+
+Image resize(const Image& in, int out_w, int out_h, int out_d, ResizeKernel kernel) {
+  const Shape shape{in.width, in.height, in.depth, in.channels};
+  check_input(shape, in.pixels.size());
+  std::vector<ResizeJob> jobs;
+  jobs.push_back(make_job(shape, {out_w, out_h, out_d, in.channels}, kernel));
+  if (shape == Shape{out_w, out_h, out_d, in.channels}) return in;
+  const ValueRange input_range = resize_detail::run_resize_jobs(in.pixels.data(), jobs);
+  return to_image(jobs.front(), clip_range(input_range, kernel, true));
+}
+
+std::vector<Image> resize_to_sizes(const Image& in, const std::vector<int>& sizes, ResizeKernel kernel) {
+  const Shape shape{in.width, in.height, in.depth, in.channels};
+  check_input(shape, in.pixels.size());
+  const bool flat = in.depth == 1;
+  // Sizes equal to the input are returned as the source pixels (PathMNIST at
+  // 224); all the others share one pass over the input.
+  std::vector<ResizeJob> jobs;
+  std::vector<int> job_of(sizes.size(), -1);
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    const Shape out{sizes[i], sizes[i], flat ? 1 : sizes[i], in.channels};
+    ResizeJob job = make_job(shape, out, kernel);
+    if (out == shape) continue;
+    job_of[i] = static_cast<int>(jobs.size());
+    jobs.push_back(std::move(job));
+  }
+  const ValueRange range = clip_range(resize_detail::run_resize_jobs(in.pixels.data(), jobs), kernel, true);
+  std::vector<Image> out;
+  out.reserve(sizes.size());
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    if (job_of[i] < 0) out.push_back(in);
+    else out.push_back(to_image(jobs[job_of[i]], range));
+  }
+  return out;
+}
+
+}  // namespace mmb

@@ -1,0 +1,18 @@
+#pragma once
+// CT intensity windowing: Hounsfield units to 8-bit gray.
+#include <cstdint>
+#include <vector>
+
+namespace mmb {
+
+struct HuWindow {
+  double level = 50.0;   // abdominal default; each manifest sets its own
+  double width = 400.0;
+};
+
+// [level - width/2, level + width/2] maps linearly onto [0, 255], clipped,
+// rounded to nearest.
+std::uint8_t hu_to_gray(double hu, const HuWindow& w);
+std::vector<std::uint8_t> hu_window(const std::vector<float>& hu, const HuWindow& w);
+
+}  // namespace mmb

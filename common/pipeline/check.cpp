@@ -1,0 +1,68 @@
+#include "common/pipeline/check.h"
+
+#include <oneapi/tbb/parallel_for.h>
+
+#include <set>
+#include <sstream>
+
+#include "common/io/files.h"
+#include "common/io/image_file.h"
+
+namespace fs = std::filesystem;
+
+namespace mmb {
+namespace {
+
+// Image files get the signature and end-marker probe; other files must at
+// least exist and be non-empty (their readers check the rest).
+std::string probe(const fs::path& file) {
+  const std::string ext = to_lower(file.extension().string());
+  if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".tif" || ext == ".tiff" || ext == ".bmp")
+    return probe_image_file(file);
+  std::error_code ec;
+  if (!fs::exists(file, ec)) return "file is missing";
+  if (fs::is_regular_file(file, ec) && fs::file_size(file, ec) == 0) return "empty file";
+  return "";
+}
+
+}  // namespace
+
+CheckReport check_source(const Converter& c, const Manifest& m, const BuildOptions& o) {
+  CheckReport r;
+  Enumeration e = c.enumerate(o.source, m);
+  r.layout = e.layout;
+  r.missing = e.missing;
+  for (const auto& p : e.unexpected) r.unexpected.push_back(display_path(p, o.source));
+  r.problems = e.problems;
+  r.notes = e.notes;
+  std::vector<std::string> reasons(e.samples.size());
+  tbb::parallel_for(std::size_t{0}, e.samples.size(), [&](std::size_t i) { reasons[i] = probe(e.samples[i].path); });
+  std::set<fs::path> reported;
+  for (std::size_t i = 0; i < reasons.size(); ++i)
+    if (!reasons[i].empty() && reported.insert(e.samples[i].path).second)
+      r.unreadable.push_back({display_path(e.samples[i].path, o.source), reasons[i]});
+  SplitPlan plan = plan_splits(std::move(e), m, o);
+  r.split_rule = plan.rule;
+  for (const auto& s : plan.samples) ++r.counts[static_cast<int>(s.split)];
+  r.official = m.official_counts;
+  return r;
+}
+
+std::string format_check_report(const Manifest& m, const CheckReport& r) {
+  std::ostringstream out;
+  out << m.flag << ": layout: " << r.layout << "\n" << m.flag << ": split rule: " << r.split_rule << "\n";
+  for (const auto& n : r.notes) out << "note: " << n << "\n";
+  for (const auto& p : r.problems) out << "problem: " << p.message() << "\n";
+  for (const auto& x : r.missing) out << "missing: " << x << "\n";
+  for (const auto& x : r.unexpected) out << "unexpected: " << x << "\n";
+  for (const auto& p : r.unreadable) out << "unreadable: " << p.message() << "\n";
+  const char* names[3] = {"train", "val", "test"};
+  for (int i = 0; i < 3; ++i)
+    out << "count " << names[i] << ": " << r.counts[i] << " (MedMNIST: " << r.official[i] << ")"
+        << (r.counts[i] == r.official[i] ? "" : "  <- differs") << "\n";
+  out << m.flag << ": " << r.missing.size() << " missing, " << r.unexpected.size() << " unexpected, "
+      << r.unreadable.size() << " unreadable, " << r.problems.size() << " malformed entries\n";
+  return out.str();
+}
+
+}  // namespace mmb

@@ -1,0 +1,77 @@
+// Split planning: which samples go where, in which order.
+#include <set>
+
+#include "common/pipeline/build.h"
+#include "common/split/split.h"
+
+namespace fs = std::filesystem;
+
+namespace mmb {
+namespace {
+
+std::array<double, 3> ratios_from(const std::vector<double>& v, const Manifest& m, const char* key) {
+  if (v.size() != 3) throw std::runtime_error(m.file.string() + ": split." + key + " must have 3 numbers");
+  return {v[0], v[1], v[2]};
+}
+
+// --split lists:DIR : membership from train.txt / val.txt / test.txt.
+void assign_from_lists(std::vector<Sample>& samples, const fs::path& dir, SplitPlan& plan) {
+  std::map<std::string, Split> named;
+  for (Split s : kSplits) {
+    const fs::path file = dir / (std::string(split_name(s)) + ".txt");
+    for (const auto& name : read_name_list(file)) named.emplace(name, s);
+  }
+  std::set<std::string> seen;
+  std::vector<Sample> kept;
+  for (auto& s : samples) {
+    auto it = named.find(s.id);
+    if (it == named.end()) {
+      plan.dropped.push_back(s.id);
+      continue;
+    }
+    seen.insert(s.id);
+    s.split = it->second;
+    kept.push_back(std::move(s));
+  }
+  for (const auto& [name, split] : named)
+    if (!seen.count(name)) plan.not_in_source.push_back(name);
+  samples = std::move(kept);
+}
+
+}  // namespace
+
+SplitPlan plan_splits(Enumeration e, const Manifest& m, const BuildOptions& o) {
+  SplitPlan plan;
+  if (o.index_map) {
+    auto result = apply_index_map(std::move(e.samples), read_index_map(*o.index_map));
+    plan.samples = std::move(result.ordered);
+    plan.dropped = std::move(result.not_in_map);
+    plan.not_in_source = std::move(result.not_in_source);
+    plan.rule = "index map " + o.index_map->string() + " (membership and order)";
+    return plan;
+  }
+  const bool grouped = o.group_by_subject.value_or(m.get_string("split.group", "subject") != "none");
+  const auto seed = o.seed.value_or(static_cast<std::uint64_t>(m.get_number("split.seed", 0)));
+  auto ratios = o.ratios.value_or(e.ratios);
+  switch (o.split_mode) {
+    case SplitMode::Source:
+      plan.rule = e.split_rule;
+      break;
+    case SplitMode::Ratio:
+      for (auto& s : e.samples) s.split = Split::Unassigned;
+      if (!o.ratios) ratios = ratios_from(m.get_numbers("split.ratios", {7, 1, 2}), m, "ratios");
+      plan.rule = "ratio split of all samples (--split ratio)";
+      break;
+    case SplitMode::Lists:
+      assign_from_lists(e.samples, o.lists_dir, plan);
+      plan.rule = "list files in " + o.lists_dir.string();
+      break;
+  }
+  grouped_ratio_split(e.samples, ratios, seed, grouped);
+  plan.rule += grouped ? "; unassigned samples split by subject" : "; unassigned samples split by image";
+  plan.samples = std::move(e.samples);
+  order_by_split_then_id(plan.samples);
+  return plan;
+}
+
+}  // namespace mmb

@@ -1,0 +1,17 @@
+#pragma once
+// The provenance sidecar {flag}{size_flag}.json written beside each .npz:
+// tool version, manifest and parameters, ordered source ids per split,
+// skipped inputs with reasons, and the .npz's sha256.
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace mmb {
+
+std::string sha256_file(const std::filesystem::path& file);
+
+// Written to a temporary name and renamed into place, like the .npz.
+void write_json_atomically(const std::filesystem::path& file, const nlohmann::ordered_json& doc);
+
+}  // namespace mmb

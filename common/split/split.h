@@ -1,0 +1,91 @@
+#pragma once
+// Deterministic train/val/test assignment.
+//
+//  * grouped_ratio_split: groups (patients, lesions, volumes) never cross
+//    splits. Groups are ordered by a seeded hash of their name, so a group's
+//    split does not depend on the order in which the source lists it. Targets:
+//    n_val = round(N * r_val / sum), n_test = round(N * r_test / sum), train =
+//    the rest (round half up). Test is filled first, then val, each taking
+//    groups in hash order and skipping a group that would overshoot its target
+//    while a smaller one can still fit. With single-sample groups the counts
+//    are exact; otherwise each split is within one group of its target.
+//    Precisely: test and val each fall short by less than the smallest group
+//    left over (never overshoot); train takes the rest, so it can exceed its
+//    target by both shortfalls together.
+//
+//    Group order: group_hash(seed, key) = splitmix64(fnv1a64(key) ^
+//    splitmix64(seed)), ties broken by key. Keys are "s:<subject>" or
+//    "i:<id>", so subjects and ids never collide. Fixed and portable: no
+//    std::hash, no dependence on input order.
+//
+//    Rounding rule (floor(N*r/sum + 0.5)) gives, for {7,1,2}:
+//      N = 780    -> 546 / 78 / 156
+//      N = 10015  -> 7010 / 1002 / 2003   (MedMNIST's DermaMNIST has
+//                    7007 / 1003 / 2005, so MedMNIST's own rounding, or its
+//                    split procedure, is unknown; use its index map to match)
+//      N = 17092  -> 11965 / 1709 / 3418
+//      N = 236386 -> 165470 / 23639 / 47277
+//    and for {9,1,0}: N = 1200 -> 1080 / 120 / 0. A zero ratio always gives 0.
+//    If rounding both val and test up would exceed N, test then val are
+//    clamped so train is never negative.
+//  * list files: one name per line (first whitespace-separated token).
+//  * index map: MedMNIST's per-dataset CSV "split,index,image_id" fixes split
+//    membership and the order inside each split.
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/core/sample.h"
+
+namespace mmb {
+
+// The fixed, portable 64-bit hash that orders groups (see above).
+std::uint64_t group_hash(std::uint64_t seed, std::string_view key);
+
+struct SplitTargets {
+  std::size_t train = 0, val = 0, test = 0;
+};
+// Throws std::invalid_argument for a negative or non-finite ratio, or (when
+// n > 0) ratios summing to zero.
+SplitTargets split_targets(std::size_t n, const std::array<double, 3>& ratios);
+
+// Assigns a split to every sample whose split is Unassigned, using `ratios`
+// over those samples only. A sample with an empty subject is its own group
+// (keyed by its id). With group_by_subject = false every sample is its own group.
+void grouped_ratio_split(std::vector<Sample>& samples, const std::array<double, 3>& ratios,
+                         std::uint64_t seed, bool group_by_subject = true);
+
+// Reads a list file: first token of each non-empty line. Tolerates CRLF, a
+// UTF-8 BOM and a missing final newline. Throws InputError(file, "cannot read").
+std::vector<std::string> read_name_list(const std::filesystem::path& file);
+
+struct IndexMapEntry {
+  Split split;
+  std::size_t index;
+};
+// Parses "split,index,image_id" (header optional). Throws InputError naming
+// the file and line for malformed rows, duplicate ids or duplicate indices.
+// The header is recognised only on the first row, by a non-numeric index.
+// Fields may be wrapped in double quotes; unquoted fields are trimmed.
+// Errors carry "file:line" as their path(), so what() reads "file:line: reason".
+std::map<std::string, IndexMapEntry> read_index_map(const std::filesystem::path& csv);
+
+struct IndexMapResult {
+  std::vector<Sample> ordered;            // split set, sorted by (split, index)
+  std::vector<std::string> not_in_map;    // enumerated but absent from the map: dropped
+  std::vector<std::string> not_in_source; // in the map but not enumerated
+};
+// Indices need not be contiguous; only their order matters. Throws InputError
+// if two enumerated samples share an id the map names.
+IndexMapResult apply_index_map(std::vector<Sample> samples,
+                               const std::map<std::string, IndexMapEntry>& map);
+
+// Train, then val, then test; inside each split by id (a stable, documented
+// order; byte-wise std::string compare). Unassigned samples come last.
+void order_by_split_then_id(std::vector<Sample>& samples);
+
+}  // namespace mmb

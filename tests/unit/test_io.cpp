@@ -1,0 +1,123 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <opencv2/imgcodecs.hpp>
+
+#include "common/core/error.h"
+#include "common/io/csv.h"
+#include "common/io/files.h"
+#include "common/io/image_file.h"
+
+namespace fs = std::filesystem;
+using namespace mmb;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("mmb-io-" + std::to_string(::getpid()) + "-" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+void write(const fs::path& p, const std::string& bytes) {
+  fs::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << bytes;
+}
+
+}  // namespace
+
+TEST(Csv, SplitsQuotedFieldsAndKeepsBackslashes) {
+  EXPECT_EQ(split_csv_line(R"(1,1_l1,\regular-fundus-training\1\1_l1.jpg,0,,)"),
+            (std::vector<std::string>{"1", "1_l1", R"(\regular-fundus-training\1\1_l1.jpg)", "0", "", ""}));
+  EXPECT_EQ(split_csv_line(R"(a,"b, c",d)"), (std::vector<std::string>{"a", "b, c", "d"}));
+  EXPECT_THROW(split_csv_line(R"(a,"b)"), std::invalid_argument);
+}
+
+TEST(Files, ReadLinesHandlesCrlfBomAndNoFinalNewline) {
+  TempDir t;
+  write(t.path / "a.txt", "\xEF\xBB\xBFone\r\ntwo\r\nthree");
+  EXPECT_EQ(read_lines(t.path / "a.txt"), (std::vector<std::string>{"one", "two", "three"}));
+  EXPECT_THROW(read_lines(t.path / "missing.txt"), InputError);
+}
+
+TEST(Files, FindsFilesAtAnyDepthAndSkipsJunk) {
+  TempDir t;
+  write(t.path / "a/b/c/x.PNG", "1");
+  write(t.path / "y.png", "1");
+  write(t.path / "__MACOSX/a/b/x.png", "1");
+  write(t.path / "a/._x.png", "1");
+  write(t.path / ".hidden/z.png", "1");
+  write(t.path / "notes.txt", "1");
+  auto found = find_files_with_extension(t.path, {".png"});
+  ASSERT_EQ(found.size(), 2u);
+  EXPECT_EQ(found[0], t.path / "a/b/c/x.PNG");
+  EXPECT_EQ(found[1], t.path / "y.png");
+  EXPECT_EQ(find_file_named(t.path, "x.PNG"), t.path / "a/b/c/x.PNG");
+  EXPECT_FALSE(find_file_named(t.path, "nope"));
+}
+
+TEST(ImageFile, DecodesPngAndReportsTruncation) {
+  TempDir t;
+  cv::Mat bgr(4, 5, CV_8UC3, cv::Scalar(10, 20, 30));  // B, G, R
+  cv::imwrite((t.path / "a.png").string(), bgr);
+  Image img = read_image_file(t.path / "a.png");
+  EXPECT_EQ(img.width, 5);
+  EXPECT_EQ(img.height, 4);
+  ASSERT_EQ(img.channels, 3);
+  EXPECT_EQ(img.at(0, 0, 0, 0), 30);  // RGB order
+  EXPECT_EQ(probe_image_file(t.path / "a.png"), "");
+
+  const auto size = fs::file_size(t.path / "a.png");
+  fs::resize_file(t.path / "a.png", size / 2);
+  EXPECT_EQ(probe_image_file(t.path / "a.png"), "truncated PNG (no IEND chunk)");
+  try {
+    read_image_file(t.path / "a.png");
+    FAIL() << "expected an InputError";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.path(), t.path / "a.png");
+    EXPECT_NE(std::string(e.what()).find("a.png: truncated PNG"), std::string::npos);
+  }
+}
+
+TEST(ImageFile, TruncatedJpegIsAnErrorNotAGreyPaddedImage) {
+  TempDir t;
+  cv::Mat gray(64, 64, CV_8UC1, cv::Scalar(77));
+  cv::imwrite((t.path / "a.jpg").string(), gray);
+  EXPECT_EQ(read_image_file(t.path / "a.jpg").channels, 1);
+  fs::resize_file(t.path / "a.jpg", fs::file_size(t.path / "a.jpg") - 10);
+  EXPECT_THROW(read_image_file(t.path / "a.jpg"), InputError);
+}
+
+TEST(ImageFile, SixteenBitIsScaledToEightAndGarbageIsRejected) {
+  TempDir t;
+  cv::Mat deep(2, 2, CV_16UC1, cv::Scalar(65535));
+  cv::imwrite((t.path / "d.png").string(), deep);
+  EXPECT_EQ(read_image_file(t.path / "d.png").at(1, 1), 255);
+  write(t.path / "junk.png", "hello");
+  EXPECT_EQ(probe_image_file(t.path / "junk.png"), "not a PNG, JPEG, TIFF or BMP file");
+  EXPECT_EQ(probe_image_file(t.path / "none.png"), "file is missing");
+}
+
+#include "common/io/class_folders.h"
+
+TEST(ClassFolders, NearestClassFolderAtAnyDepthDecides) {
+  TempDir t;
+  write(t.path / "NCT-CRC-HE-100K/NCT-CRC-HE-100K/ADI/ADI-AAA.tif", "1");
+  write(t.path / "CRC-VAL-HE-7K/tum/TUM-1.tif", "1");
+  write(t.path / "ADI/MUC/odd.tif", "1");             // nearest folder wins: MUC
+  write(t.path / "other/x.tif", "1");                 // no class folder: ignored
+  write(t.path / "__MACOSX/ADI/._ADI-AAA.tif", "1");  // junk
+  write(t.path / "ADI/readme.txt", "1");              // wrong extension
+  auto files = find_files_in_class_folders(t.path, {"ADI", "MUC", "TUM"}, {".tif"});
+  ASSERT_EQ(files.size(), 3u);
+  EXPECT_EQ(files[0].path.filename(), "odd.tif");
+  EXPECT_EQ(files[0].label, 1);
+  EXPECT_EQ(files[1].label, 2);
+  EXPECT_EQ(files[1].folders, (std::vector<std::string>{"CRC-VAL-HE-7K", "tum"}));
+  EXPECT_EQ(files[2].label, 0);
+}

@@ -1,0 +1,97 @@
+// Benchmark: the ChestMNIST converter on full-size 1024x1024 fixture images.
+//
+//   build/tools/bench_chest [N=400] [WORK_DIR=/tmp/mmb-bench-chest]
+//
+// Prints ms per image for decoding alone and for the full build at the four
+// sizes (1 and 2 threads), and the peak RSS of builds over N/2 and N images.
+// Figures, not assertions: the test suite never runs this.
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "common/io/files.h"
+#include "common/io/image_file.h"
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct RunStats {
+  double seconds = 0;
+  long peak_rss_kb = 0;
+};
+
+// Runs the CLI as a child process so its peak RSS is measured on its own.
+RunStats run_build(const fs::path& source, const fs::path& out, int threads, const std::string& extra) {
+  fs::remove_all(out);
+  const std::string cmd = std::string(MMB_BUILD_DIR) + "/medmnist-build build chestmnist --source " + source.string() +
+                          " --out " + out.string() + " --threads " + std::to_string(threads) + " -q " + extra;
+  const auto start = Clock::now();
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+    _exit(127);
+  }
+  int status = 0;
+  rusage usage{};
+  wait4(pid, &status, 0, &usage);
+  RunStats s{std::chrono::duration<double>(Clock::now() - start).count(), usage.ru_maxrss};
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) std::fprintf(stderr, "build failed: %s\n", cmd.c_str());
+  return s;
+}
+
+double decode_ms_per_image(const std::vector<fs::path>& pngs) {
+  const auto start = Clock::now();
+  std::size_t bytes = 0;
+  for (const auto& p : pngs) bytes += mmb::read_image_file(p).byte_size();
+  const double s = std::chrono::duration<double>(Clock::now() - start).count();
+  if (bytes == 0) std::fprintf(stderr, "nothing decoded\n");
+  return 1000.0 * s / pngs.size();
+}
+
+// Lists with the first half of the images, so a second build covers N/2.
+fs::path write_half_lists(const std::vector<fs::path>& pngs, const fs::path& dir) {
+  fs::create_directories(dir);
+  std::ofstream train(dir / "train.txt");
+  for (std::size_t i = 0; i < pngs.size() / 2; ++i) train << pngs[i].filename().string() << "\n";
+  std::ofstream(dir / "val.txt").flush();
+  std::ofstream(dir / "test.txt").flush();
+  return dir;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int n = argc > 1 ? std::atoi(argv[1]) : 400;
+  const fs::path work = argc > 2 ? argv[2] : "/tmp/mmb-bench-chest";
+  const fs::path source = work / "source";
+  auto pngs = fs::exists(source) ? mmb::find_files_with_extension(source, {".png"}) : std::vector<fs::path>{};
+  if (static_cast<int>(pngs.size()) != n) {
+    fs::remove_all(source);
+    const std::string gen = "/usr/bin/python3 " + std::string(MMB_SOURCE_DIR) +
+                            "/tools/fixtures/make_bench_images.py " + source.string() + " --count " + std::to_string(n);
+    if (std::system(gen.c_str()) != 0) return 1;
+    pngs = mmb::find_files_with_extension(source, {".png"});
+  }
+  std::printf("chestmnist benchmark: %zu images of 1024x1024, sizes 28/64/128/224\n", pngs.size());
+  decode_ms_per_image(pngs);  // warm the page cache
+  const double decode = decode_ms_per_image(pngs);
+  std::printf("decode alone (1 thread):        %7.2f ms/image\n", decode);
+  const auto t1 = run_build(source, work / "out1", 1, "");
+  const auto t2 = run_build(source, work / "out2", 2, "");
+  const double full1 = 1000.0 * t1.seconds / pngs.size(), full2 = 1000.0 * t2.seconds / pngs.size();
+  std::printf("full build, 1 thread:           %7.2f ms/image  (%.2fx decode alone)\n", full1, full1 / decode);
+  std::printf("full build, 2 threads:          %7.2f ms/image  (%.2fx faster than 1 thread)\n", full2, full1 / full2);
+  const auto half = run_build(source, work / "out-half", 2, "--split lists:" + write_half_lists(pngs, work / "half").string());
+  std::printf("peak RSS, %4zu images:          %7.1f MiB\n", pngs.size() / 2, half.peak_rss_kb / 1024.0);
+  std::printf("peak RSS, %4zu images:          %7.1f MiB\n", pngs.size(), t2.peak_rss_kb / 1024.0);
+  return 0;
+}
