@@ -17,7 +17,8 @@ const std::vector<std::unique_ptr<Converter>>& all_converters() {
 
 const Converter* find_converter(const std::string& flag) {
   for (const auto& c : all_converters())
-    if (c->flag() == flag) return c.get();
+    for (const auto& f : c->flags())
+      if (f == flag) return c.get();
   return nullptr;
 }
 

@@ -22,6 +22,10 @@ struct Sample {
   Split split = Split::Unassigned;  // fixed by the source (a list file, a test folder), if at all
   std::filesystem::path path;       // the file load() reads, named in errors
   std::int64_t aux = 0;             // converter-private (e.g. a row in an HDF5 table)
+  // Samples cut from one source read (a CT volume) share a unit, so the
+  // pipeline reads it once for all of them. Empty: the sample stands alone.
+  std::string unit;
+  int dataset = 0;                  // index into Converter::flags() for multi-dataset converters
 };
 
 // The result of listing a source tree. Nothing here required decoding pixels.

@@ -66,6 +66,17 @@ class BuildInterrupted : public std::runtime_error {
 // BuildInterrupted on SIGINT/SIGTERM. Either way no .npz is left behind.
 BuildResult build_dataset(const Converter& converter, const Manifest& manifest, const BuildOptions& options);
 
+// Several datasets of one converter in a single pass over the source (each
+// unit read once): manifests are the requested datasets, results come back in
+// the same order.
+std::vector<BuildResult> build_datasets(const Converter& converter, const std::vector<Manifest>& manifests,
+                                        const BuildOptions& options);
+
+// Enumerates the requested datasets of a converter: samples of datasets not
+// asked for are dropped; Sample::dataset still indexes converter.flags().
+Enumeration enumerate_requested(const Converter& converter, const std::vector<const Manifest*>& requested,
+                                const std::filesystem::path& source);
+
 // "chestmnist.npz" for 28, "chestmnist_64.npz" otherwise (medmnist's naming).
 std::string npz_file_name(const std::string& flag, int size);
 std::vector<std::size_t> item_shape(const Manifest& manifest, int size);

@@ -2,6 +2,7 @@
 
 #include <oneapi/tbb/parallel_for.h>
 
+#include <algorithm>
 #include <set>
 #include <sstream>
 
@@ -29,7 +30,10 @@ std::string probe(const fs::path& file) {
 
 CheckReport check_source(const Converter& c, const Manifest& m, const BuildOptions& o) {
   CheckReport r;
-  Enumeration e = c.enumerate(o.source, m);
+  const auto flags = c.flags();
+  std::vector<const Manifest*> requested(flags.size(), nullptr);
+  requested[std::find(flags.begin(), flags.end(), m.flag) - flags.begin()] = &m;
+  Enumeration e = enumerate_requested(c, requested, o.source);
   r.layout = e.layout;
   r.missing = e.missing;
   for (const auto& p : e.unexpected) r.unexpected.push_back(display_path(p, o.source));

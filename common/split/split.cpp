@@ -255,9 +255,10 @@ IndexMapResult apply_index_map(std::vector<Sample> samples,
 // ---------------------------------------------------------------- ordering --
 
 void order_by_split_then_id(std::vector<Sample>& samples) {
-  // Split enum values are already train < val < test < unassigned.
+  // Split enum values are already train < val < test < unassigned. Samples of
+  // one unit (a CT volume) stay together so the unit is read once.
   std::stable_sort(samples.begin(), samples.end(), [](const Sample& a, const Sample& b) {
-    return std::tie(a.split, a.id) < std::tie(b.split, b.id);
+    return std::tie(a.split, a.unit, a.id) < std::tie(b.split, b.unit, b.id);
   });
 }
 

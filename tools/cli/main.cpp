@@ -8,6 +8,7 @@
 //   3  any other failure (unknown layout, bad manifest, cannot write output)
 //   130 interrupted (SIGINT/SIGTERM); no .npz was left behind
 #include <boost/program_options.hpp>
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 
@@ -127,12 +128,13 @@ mmb::BuildOptions build_options(const po::variables_map& vm) {
 }
 
 int cmd_list() {
-  for (const auto& c : mmb::all_converters()) {
-    const auto m = mmb::load_manifest_for(c->flag());
-    std::cout << c->flag() << " (" << m.python_class << ", " << m.dim << "D, sizes";
-    for (int s : m.sizes) std::cout << " " << s;
-    std::cout << ")\n    source: " << c->source_summary() << "\n";
-  }
+  for (const auto& c : mmb::all_converters())
+    for (const auto& flag : c->flags()) {
+      const auto m = mmb::load_manifest_for(flag);
+      std::cout << flag << " (" << m.python_class << ", " << m.dim << "D, sizes";
+      for (int s : m.sizes) std::cout << " " << s;
+      std::cout << ")\n    source: " << c->source_summary() << "\n";
+    }
   return kOk;
 }
 
@@ -177,10 +179,17 @@ int cmd_build(int argc, char** argv) {
   o.on_error = on_error == "skip" ? mmb::OnError::Skip : mmb::OnError::Fail;
   o.compress = !vm.count("no-compress");
   o.progress = !vm.count("quiet");
-  for (const auto& flag : flags) converter_for(flag);  // every name is known before anything is built
+  // Datasets made by one converter are built in one pass over their source.
+  std::vector<std::pair<const mmb::Converter*, std::vector<mmb::Manifest>>> passes;
   for (const auto& flag : flags) {
-    const auto m = load_manifest(flag, vm);
-    print_result(m, mmb::build_dataset(converter_for(flag), m, o));
+    const auto* c = &converter_for(flag);
+    auto it = std::find_if(passes.begin(), passes.end(), [&](const auto& p) { return p.first == c; });
+    if (it == passes.end()) it = passes.insert(passes.end(), {c, {}});
+    it->second.push_back(load_manifest(flag, vm));
+  }
+  for (const auto& [converter, manifests] : passes) {
+    const auto results = mmb::build_datasets(*converter, manifests, o);
+    for (std::size_t i = 0; i < results.size(); ++i) print_result(manifests[i], results[i]);
   }
   return kOk;
 }
