@@ -18,3 +18,26 @@ std::vector<std::uint8_t> hu_window(const std::vector<float>& hu, const HuWindow
 }
 
 }  // namespace mmb
+
+namespace mmb {
+
+namespace {
+
+Image image_like(const Volume& v) { return Image(v.size[0], v.size[1], v.size[2], 1); }
+
+}  // namespace
+
+Image window_to_image(const Volume& hu, const HuWindow& w) {
+  Image out = image_like(hu);
+  std::transform(hu.voxels.begin(), hu.voxels.end(), out.pixels.begin(), [&](float v) { return hu_to_gray(v, w); });
+  return out;
+}
+
+Image mask_to_image(const Volume& mask, float threshold) {
+  Image out = image_like(mask);
+  std::transform(mask.voxels.begin(), mask.voxels.end(), out.pixels.begin(),
+                 [&](float v) { return static_cast<std::uint8_t>(v > threshold ? 255 : 0); });
+  return out;
+}
+
+}  // namespace mmb
