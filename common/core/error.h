@@ -22,6 +22,14 @@ class InputError : public std::runtime_error {
   std::string reason_;
 };
 
+// Not an error: the recipe leaves this sample out (e.g. a blank crop, as
+// MedMNIST v2.2.4 dropped them). The pipeline records it in the sidecar's
+// "dropped" list whatever --on-error says.
+class SampleDropped : public std::runtime_error {
+ public:
+  explicit SampleDropped(const std::string& reason) : std::runtime_error(reason) {}
+};
+
 // A problem found while listing a source (e.g. a malformed CSV row).
 struct Problem {
   std::string where;   // "Data_Entry_2017.csv:17" or a file path

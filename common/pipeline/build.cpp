@@ -61,6 +61,7 @@ struct Run {
 struct Rendered {
   std::vector<Image> images;
   std::optional<Problem> error;
+  std::optional<Problem> dropped;
 };
 
 struct Processed {
@@ -93,6 +94,8 @@ Rendered render_one(const Converter& c, const Job& job, const Sample& s, const U
     out.images = c.render(s, *job.manifest, job.sizes, unit);
     for (const auto& img : out.images)
       if (job.manifest->dim == 2 && img.depth != 1) throw InputError(s.path, "expected a 2D image, got a volume");
+  } catch (const SampleDropped& e) {
+    out.dropped = Problem{s.id, e.what()};
   } catch (const InputError& e) {
     out.error = problem_of(e, root);
   } catch (const std::invalid_argument& e) {  // an op refused this sample (e.g. crop too large)
@@ -142,6 +145,8 @@ nlohmann::ordered_json sidecar_json(const Job& job, const BuildOptions& o, const
   for (Split s : kSplits) ids[split_name(s)] = job.writer->ids()[static_cast<int>(s)];
   auto& skipped = doc["skipped"] = nlohmann::ordered_json::array();
   for (const auto& p : r.skipped) skipped.push_back({{"input", p.where}, {"reason", p.reason}});
+  auto& dropped = doc["dropped_by_recipe"] = nlohmann::ordered_json::array();
+  for (const auto& p : r.dropped) dropped.push_back({{"sample", p.where}, {"reason", p.reason}});
   doc["dropped_by_split_rule"] = plan.dropped;
   doc["named_but_missing"] = plan.not_in_source;
   doc["warnings"] = r.warnings;
@@ -200,7 +205,9 @@ class Pass {
       Job& job = *jobs_[s.dataset];
       const Rendered& r = p.samples[k];
       ++done_;
-      if (r.error) {
+      if (r.dropped) {
+        job.result.dropped.push_back(*r.dropped);
+      } else if (r.error) {
         if (o_.on_error == OnError::Fail && !fatal_) fatal_ = r.error;
         job.result.skipped.push_back(*r.error);
       } else if (!fatal_) {

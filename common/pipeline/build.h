@@ -53,6 +53,7 @@ struct OutputFile {
 struct BuildResult {
   std::array<std::size_t, 3> counts{};    // written samples per split
   std::vector<Problem> skipped;           // inputs recorded and left out (--on-error skip)
+  std::vector<Problem> dropped;           // samples the recipe leaves out (SampleDropped)
   std::vector<OutputFile> outputs;
   std::vector<std::string> warnings;
 };

@@ -47,6 +47,8 @@ CheckReport check_source(const Converter& c, const Manifest& m, const BuildOptio
       r.unreadable.push_back({display_path(e.samples[i].path, o.source), reasons[i]});
   SplitPlan plan = plan_splits(std::move(e), m, o);
   r.split_rule = plan.rule;
+  // Folder datasets have no label file; an index map (or list files) names what should be there.
+  for (const auto& id : plan.not_in_source) r.missing.push_back(id + " (named by the split map or lists)");
   for (const auto& s : plan.samples) ++r.counts[static_cast<int>(s.split)];
   r.official = m.official_counts;
   return r;

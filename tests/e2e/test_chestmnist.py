@@ -239,6 +239,14 @@ class BadInput(TempDirTest):
         self.assertIn("count train:", proc.stdout)
         self.assertEqual(sorted(str(p) for p in self.tmp.rglob("*")), before)
 
+    def test_check_reports_ids_an_index_map_names_but_the_source_lacks(self):
+        m = fixture.generate(self.tmp / "src", patients=4)
+        rows = ["split,index,image_id", "train,0,00000001_000.png", "test,0,99999999_123.png"]
+        (self.tmp / "map.csv").write_text("\n".join(rows) + "\n")
+        proc = run("check", FLAG, "--source", self.tmp / "src", "--index-map", self.tmp / "map.csv", check=False)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("missing: 99999999_123.png (named by the split map or lists)", proc.stdout)
+
     def test_check_reports_truncated_and_unexpected_files(self):
         fixture.generate(self.tmp / "src", patients=8, truncate="00000003_000.png")
         (self.tmp / "src" / "images" / "99999999_000.png").write_bytes(

@@ -45,7 +45,7 @@ seed = 5
 // the label, so a test can see that labels stay with their pixels.
 class ToyConverter : public Converter {
  public:
-  std::set<std::string> broken;
+  std::set<std::string> broken, blank;
   std::string flag() const override { return "toymnist"; }
   std::string source_summary() const override { return "in memory"; }
   bool identify(const fs::path&) const override { return true; }
@@ -54,13 +54,18 @@ class ToyConverter : public Converter {
     for (int i = 0; i < 100; ++i) {
       char id[8];
       std::snprintf(id, sizeof id, "s%03d", i);
-      e.samples.push_back({id, "p" + std::to_string(i / 5), {static_cast<std::uint8_t>(i % 3)}, Split::Unassigned, id});
+      Sample s;
+      s.id = s.path = id;
+      s.subject = "p" + std::to_string(i / 5);
+      s.label = {static_cast<std::uint8_t>(i % 3)};
+      e.samples.push_back(s);
     }
     e.split_rule = "toy";
     return e;
   }
   Image load(const Sample& s, const Manifest&) const override {
     if (broken.count(s.id)) throw InputError(s.path, "corrupt toy");
+    if (blank.count(s.id)) throw SampleDropped("blank toy");
     Image img(50, 40, 1, 1);
     std::fill(img.pixels.begin(), img.pixels.end(), static_cast<std::uint8_t>(40 + 80 * s.label[0]));
     return img;
@@ -110,6 +115,18 @@ TEST(Build, SkipRecordsTheBadInputAndKeepsTheRest) {
   EXPECT_EQ(r.skipped[0].where, "s007");
   EXPECT_EQ(r.skipped[0].reason, "corrupt toy");
   EXPECT_EQ(r.counts[0] + r.counts[1] + r.counts[2], 99u);
+}
+
+TEST(Build, DroppedSamplesAreRecordedAndDoNotFailTheBuild) {
+  ToyConverter toy;
+  toy.blank = {"s003", "s050"};
+  const fs::path out = temp_dir("dropped");
+  auto r = build_dataset(toy, toy_manifest(), options(out, 2));  // --on-error fail
+  ASSERT_EQ(r.dropped.size(), 2u);
+  EXPECT_EQ(r.dropped[0].where, "s003");
+  EXPECT_EQ(r.dropped[0].reason, "blank toy");
+  EXPECT_TRUE(r.skipped.empty());
+  EXPECT_EQ(r.counts[0] + r.counts[1] + r.counts[2], 98u);
 }
 
 TEST(Build, FailStopsWithTheInputNamedAndLeavesNoFiles) {

@@ -33,7 +33,7 @@ struct RunStats {
 RunStats run_build(const fs::path& source, const fs::path& out, int threads, const std::string& extra) {
   fs::remove_all(out);
   const std::string cmd = std::string(MMB_BUILD_DIR) + "/medmnist-build build chestmnist --source " + source.string() +
-                          " --out " + out.string() + " --threads " + std::to_string(threads) + " -q " + extra;
+                          " --out " + out.string() + " --threads " + std::to_string(threads) + " -q " + extra + " >/dev/null 2>&1";
   const auto start = Clock::now();
   const pid_t pid = fork();
   if (pid == 0) {

@@ -156,6 +156,7 @@ void print_result(const mmb::Manifest& m, const mmb::BuildResult& r) {
   for (const auto& out : r.outputs) std::cout << "wrote " << out.npz.string() << " (sha256 " << out.sha256 << ")\n";
   std::cout << m.flag << ": train " << r.counts[0] << ", val " << r.counts[1] << ", test " << r.counts[2] << "\n";
   for (const auto& p : r.skipped) std::cerr << "skipped: " << p.message() << "\n";
+  if (!r.dropped.empty()) std::cerr << m.flag << ": " << r.dropped.size() << " samples dropped by the recipe (see the sidecar)\n";
   for (const auto& w : r.warnings) std::cerr << "warning: " << m.flag << ": " << w << "\n";
 }
 

@@ -1,0 +1,43 @@
+// The small shared pieces: split names, image indexing, progress output.
+#include <gtest/gtest.h>
+
+#include "common/core/image.h"
+#include "common/core/sample.h"
+#include "common/pipeline/progress.h"
+
+using namespace mmb;
+
+TEST(SplitNames, ParseAcceptsTheSpellingsSourcesUse) {
+  EXPECT_EQ(parse_split("train"), Split::Train);
+  EXPECT_EQ(parse_split("Validation"), Split::Val);
+  EXPECT_EQ(parse_split("valid"), Split::Val);
+  EXPECT_EQ(parse_split("TEST"), Split::Test);
+  EXPECT_THROW(parse_split("holdout"), std::invalid_argument);
+  EXPECT_STREQ(split_name(Split::Val), "val");
+  EXPECT_STREQ(split_name(Split::Unassigned), "unassigned");
+}
+
+TEST(Image, IndexesChannelsInterleavedXFastest) {
+  Image img(3, 2, 2, 3);
+  img.at(2, 1, 1, 2) = 7;
+  EXPECT_EQ(img.pixels[((1 * 2 + 1) * 3 + 2) * 3 + 2], 7);
+  EXPECT_EQ(img.ptr(0, 1, 1) - img.pixels.data(), (1 * 2 + 1) * 3 * 3);
+  EXPECT_EQ(img.byte_size(), 36u);
+}
+
+TEST(Progress, ReportsCountRateAndTotalTimeWhenFinished) {
+  testing::internal::CaptureStderr();
+  Progress p("toymnist", 10, true);
+  p.update(3);
+  p.finish(10);
+  const std::string out = testing::internal::GetCapturedStderr();
+  EXPECT_NE(out.find("toymnist: 10/10 samples (100.0%)"), std::string::npos) << out;
+  EXPECT_NE(out.find("/s, took"), std::string::npos) << out;
+}
+
+TEST(Progress, PrintsNothingWhenDisabled) {
+  testing::internal::CaptureStderr();
+  Progress p("toymnist", 10, false);
+  p.finish(10);
+  EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}
