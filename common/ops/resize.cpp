@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -88,7 +89,8 @@ ResizeJob make_job(const Shape& in, const Shape& out, ResizeKernel kernel) {
 // convex combinations and cannot leave the input's range).
 using resize_detail::ValueRange;
 ValueRange clip_range(ValueRange input_range, ResizeKernel kernel, bool clip) {
-  if (!clip || kernel != ResizeKernel::Spline) return {-3.0e38f, 3.0e38f};
+  constexpr float inf = std::numeric_limits<float>::infinity();
+  if (!clip || kernel != ResizeKernel::Spline) return {-inf, inf};
   return input_range;
 }
 
@@ -114,9 +116,10 @@ FloatImage resize_float_impl(const FloatImage& in, int out_w, int out_h, int out
                              bool clip) {
   const Shape shape{in.width, in.height, in.depth, in.channels};
   check_input(shape, in.data.size());
+  const Shape out{out_w, out_h, out_d, in.channels};
+  if (out == shape) return in;
   std::vector<ResizeJob> jobs;
-  jobs.push_back(make_job(shape, {out_w, out_h, out_d, in.channels}, kernel));
-  if (shape == Shape{out_w, out_h, out_d, in.channels}) return in;
+  jobs.push_back(make_job(shape, out, kernel));
   const ValueRange input_range = resize_detail::run_resize_jobs(in.data.data(), jobs);
   return to_float_image(jobs.front(), clip_range(input_range, kernel, clip));
 }
@@ -134,9 +137,10 @@ FloatImage resize_float_unclipped(const FloatImage& in, int out_w, int out_h, in
 Image resize(const Image& in, int out_w, int out_h, int out_d, ResizeKernel kernel) {
   const Shape shape{in.width, in.height, in.depth, in.channels};
   check_input(shape, in.pixels.size());
+  const Shape out{out_w, out_h, out_d, in.channels};
+  if (out == shape) return in;
   std::vector<ResizeJob> jobs;
-  jobs.push_back(make_job(shape, {out_w, out_h, out_d, in.channels}, kernel));
-  if (shape == Shape{out_w, out_h, out_d, in.channels}) return in;
+  jobs.push_back(make_job(shape, out, kernel));
   const ValueRange input_range = resize_detail::run_resize_jobs(in.pixels.data(), jobs);
   return to_image(jobs.front(), clip_range(input_range, kernel, true));
 }
@@ -151,10 +155,9 @@ std::vector<Image> resize_to_sizes(const Image& in, const std::vector<int>& size
   std::vector<int> job_of(sizes.size(), -1);
   for (std::size_t i = 0; i < sizes.size(); ++i) {
     const Shape out{sizes[i], sizes[i], flat ? 1 : sizes[i], in.channels};
-    ResizeJob job = make_job(shape, out, kernel);
     if (out == shape) continue;
     job_of[i] = static_cast<int>(jobs.size());
-    jobs.push_back(std::move(job));
+    jobs.push_back(make_job(shape, out, kernel));
   }
   const ValueRange range = clip_range(resize_detail::run_resize_jobs(in.pixels.data(), jobs), kernel, true);
   std::vector<Image> out;

@@ -70,11 +70,12 @@ inline void weighted_row_sum_blocked(const float* rows, std::size_t stride, cons
   sum_blocks<1>(rows, stride, w, count, out, x, len);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(MMB_RESIZE_NO_AVX2)
 #define MMB_RESIZE_AVX2 1
 // The same loop compiled for AVX2 (8 floats per register), chosen at run time.
 // AVX2 does not imply FMA, so no multiply-add is contracted and the results
-// are those of the SSE2 build; only the speed differs (about 1.7x here).
+// are those of the SSE2 build; only the speed differs (about 2x here).
+// Defining MMB_RESIZE_NO_AVX2 builds the baseline only (to time it).
 __attribute__((target("avx2"))) void weighted_row_sum_avx2(const float* rows, std::size_t stride, const float* w,
                                                            int count, float* out, std::size_t len) {
   weighted_row_sum_blocked<64>(rows, stride, w, count, out, len);
@@ -215,28 +216,16 @@ void axis_rows_transposed(const AxisWeights& a, const float* rows, std::size_t s
   }
 }
 
-// Converts a strip of n_rows x wb values to float, and widens `range` to the
-// values seen (the spline's clip range comes free with this pass; a separate
-// pass over a 1 MiB image cost 4% of the whole resize). When a strip is
-// narrower than a row, its rows are row_len apart, a stride the hardware
-// prefetcher does not follow, so the loads are prefetched a few rows ahead.
+// Converts a strip of n_rows x wb values (rows row_len apart) to float, and
+// widens `range` to the values seen: the spline's clip range comes free with
+// this pass (a separate pass over a 1 MiB image cost 4% of the resize).
 template <class T>
 void load_strip(const T* in, std::size_t n_rows, std::size_t row_len, std::size_t wb, float* buf,
                 std::size_t stride, ValueRange& range) {
-  constexpr std::size_t kAhead = 16;
   T lo = in[0], hi = in[0];
-  const bool more_strips = wb < row_len;
   for (std::size_t r = 0; r < n_rows; ++r) {
     const T* src = in + r * row_len;
-    if (more_strips) {
-      for (std::size_t b = 0; b < wb * sizeof(T); b += 64) {
-        // This strip a few rows ahead, and the next strip into L2.
-        if (r + kAhead < n_rows) __builtin_prefetch(reinterpret_cast<const char*>(src + kAhead * row_len) + b);
-        __builtin_prefetch(reinterpret_cast<const char*>(src + wb) + b, 0, 2);
-      }
-    }
-    float* dst = buf + r * stride;
-    to_float(src, dst, wb);
+    to_float(src, buf + r * stride, wb);
     for (std::size_t e = 0; e < wb; ++e) {  // vectorises for bytes
       lo = src[e] < lo ? src[e] : lo;
       hi = src[e] > hi ? src[e] : hi;
@@ -246,12 +235,15 @@ void load_strip(const T* in, std::size_t n_rows, std::size_t row_len, std::size_
   range.hi = std::max(range.hi, static_cast<float>(hi));
 }
 
-// Width of the strips of the y pass, in values: whole pixels, and as wide as
-// the cache budget allows (a whole row when the slice is small).
+// Width of the strips of the y pass, in values: whole pixels, as wide as the
+// cache budget allows (a whole row when the slice is small), but at least
+// kMinStrip so tall images still get the kernel's widest block (a 2900-row
+// strip of 64 floats is 740 KiB: still in L2).
 std::size_t strip_width(std::size_t n_rows, std::size_t row_len, std::size_t channels) {
+  constexpr std::size_t kMinStrip = 64;
   const std::size_t unit = 16 * channels;
   const std::size_t strip = kStripBytes / (n_rows * sizeof(float)) / unit * unit;
-  return std::min(std::max(strip, unit), row_len);
+  return std::min(std::max(strip, (kMinStrip + unit - 1) / unit * unit), row_len);
 }
 
 // Passes 1 and 2 on one input slice (n_rows rows of row_len values) for all
