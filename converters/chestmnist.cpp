@@ -170,7 +170,11 @@ class ChestXray14 final : public Converter {
         e.missing.push_back(name);
         continue;
       }
-      e.samples.push_back({name, entry.patient, entry.label, Split::Unassigned, png->second});
+      Sample& s = e.samples.emplace_back();
+      s.id = name;
+      s.subject = entry.patient;
+      s.label = entry.label;
+      s.path = png->second;  // split stays Unassigned until apply_fixed_splits
       pngs.erase(png);
     }
     for (const auto& [name, path] : pngs) e.unexpected.push_back(path);

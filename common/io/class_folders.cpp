@@ -1,6 +1,8 @@
 #include "common/io/class_folders.h"
 
 #include <algorithm>
+#include <map>
+#include <stdexcept>
 
 #include "common/io/files.h"
 
@@ -23,6 +25,38 @@ std::vector<ClassFile> find_files_in_class_folders(const fs::path& root, const s
     if (cf.label >= 0) out.push_back(std::move(cf));
   }
   return out;
+}
+
+std::string sample_id(const fs::path& file, const std::string& form, const fs::path& setting_file) {
+  if (form == "file_name") return file.filename().string();
+  if (form == "stem") return file.stem().string();
+  throw std::runtime_error(setting_file.string() + ": source.sample_id must be \"file_name\" or \"stem\", got '" +
+                           form + "'");
+}
+
+Sample folder_sample(std::string id, int label, Split split, fs::path path, std::string subject) {
+  Sample s;
+  s.id = std::move(id);
+  s.subject = std::move(subject);
+  s.label = {static_cast<std::uint8_t>(label)};
+  s.split = split;
+  s.path = std::move(path);
+  return s;
+}
+
+void drop_duplicate_ids(const fs::path& source, Enumeration& e) {
+  std::map<std::string, fs::path> first;
+  std::vector<Sample> kept;
+  for (auto& s : e.samples) {
+    auto [it, fresh] = first.emplace(s.id, s.path);
+    if (fresh) {
+      kept.push_back(std::move(s));
+    } else {
+      e.notes.push_back("duplicate " + s.id + ": using " + display_path(it->second, source) + ", not " +
+                        display_path(s.path, source));
+    }
+  }
+  e.samples = std::move(kept);
 }
 
 }  // namespace mmb

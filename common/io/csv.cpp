@@ -5,6 +5,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/io/files.h"
+
 namespace mmb {
 
 std::vector<std::string> split_csv_line(const std::string& line) {
@@ -35,6 +37,69 @@ std::string trim(const std::string& s) {
   if (first == std::string::npos) return {};
   const auto last = s.find_last_not_of(" \t\r\n");
   return s.substr(first, last - first + 1);
+}
+
+HeaderTable::HeaderTable(const std::filesystem::path& file, std::vector<Problem>& problems)
+    : HeaderTable(file, problems, Options{}) {}
+
+HeaderTable::HeaderTable(const std::filesystem::path& file, std::vector<Problem>& problems, Options options)
+    : file_(file) {
+  const auto lines = read_lines(file);
+  std::size_t first = 0;
+  while (first < lines.size() && trim(lines[first]).empty()) ++first;
+  if (first == lines.size()) throw InputError(file, "empty table (no header line)");
+  tab_ = lines[first].find('\t') != std::string::npos;
+  header_ = split(lines[first]);
+  std::size_t widest = 0;  // the last required column
+  for (const auto& name : options.required) widest = std::max(widest, column(name));
+  for (std::size_t i = first + 1; i < lines.size(); ++i) {
+    if (trim(lines[i]).empty()) continue;
+    try {
+      auto fields = split(lines[i]);
+      if (options.ragged ? fields.size() <= widest || fields.size() > header_.size()
+                         : fields.size() != header_.size())
+        throw std::invalid_argument("expected " + std::to_string(header_.size()) + " fields" +
+                                    (options.ragged ? "" : " as in the header") + ", got " +
+                                    std::to_string(fields.size()));
+      rows_.push_back({where(i + 1), std::move(fields)});
+    } catch (const std::invalid_argument& err) {
+      problems.push_back({where(i + 1), err.what()});
+    }
+  }
+}
+
+std::optional<std::size_t> HeaderTable::find_column(const std::string& name) const {
+  for (std::size_t i = 0; i < header_.size(); ++i)
+    if (to_lower(header_[i]) == to_lower(name)) return i;
+  return std::nullopt;
+}
+
+std::size_t HeaderTable::column(const std::string& name) const {
+  if (auto i = find_column(name)) return *i;
+  throw InputError(file_, "no column '" + name + "' in the header");
+}
+
+std::string HeaderTable::where(std::size_t line) const {
+  return file_.filename().string() + ":" + std::to_string(line);
+}
+
+std::vector<std::string> HeaderTable::split(const std::string& line) const {
+  std::vector<std::string> fields;
+  if (!tab_) {
+    fields = split_csv_line(line);
+  } else {
+    for (std::size_t start = 0;;) {
+      const auto tab = line.find('\t', start);
+      fields.push_back(line.substr(start, tab - start));
+      if (tab == std::string::npos) break;
+      start = tab + 1;
+    }
+  }
+  for (auto& f : fields) {
+    f = trim(f);
+    if (f.size() >= 2 && f.front() == '"' && f.back() == '"') f = f.substr(1, f.size() - 2);
+  }
+  return fields;
 }
 
 }  // namespace mmb

@@ -160,6 +160,28 @@ std::vector<std::string> read_name_list(const std::filesystem::path& file) {
   return names;
 }
 
+std::set<std::string> read_expected_names(const std::filesystem::path& list) {
+  std::set<std::string> names;
+  const auto lines = read_lines(list);
+  const bool csv = std::any_of(lines.begin(), lines.end(),
+                               [](const std::string& l) { return l.find(',') != std::string::npos; });
+  if (csv) {
+    for (const auto& [id, entry] : read_index_map(list)) names.insert(id);
+  } else {
+    for (const auto& name : read_name_list(list)) names.insert(name);
+  }
+  return names;
+}
+
+void compare_with_expected_list(const std::filesystem::path& list, Enumeration& e) {
+  if (list.empty()) return;
+  auto expected = read_expected_names(list);
+  for (const auto& s : e.samples)
+    if (!expected.erase(s.id)) e.unexpected.push_back(s.path);
+  e.missing.assign(expected.begin(), expected.end());
+  e.notes.push_back("expected images from " + list.string());
+}
+
 // -------------------------------------------------------------- index map --
 
 namespace {

@@ -35,6 +35,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -83,6 +84,17 @@ struct IndexMapResult {
 // if two enumerated samples share an id the map names.
 IndexMapResult apply_index_map(std::vector<Sample> samples,
                                const std::map<std::string, IndexMapEntry>& map);
+
+// Names an "expected list" holds: MedMNIST's "split,index,image_id" CSV (any line with a
+// comma makes it one, read by read_index_map), else one name a line (read_name_list).
+std::set<std::string> read_expected_names(const std::filesystem::path& list);
+
+// A folder dataset has no label file, so a deleted image leaves no trace; an expected list
+// (e.g. MedMNIST's index map, set as source.expected_list) makes missing and unexpected
+// images visible to `check`: enumerated samples the list does not name go to
+// e.unexpected, names without a sample to e.missing, and a note names the list.
+// An empty path does nothing.
+void compare_with_expected_list(const std::filesystem::path& list, Enumeration& e);
 
 // Train, then val, then test; inside each split by id (a stable, documented
 // order; byte-wise std::string compare). Unassigned samples come last.

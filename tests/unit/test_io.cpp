@@ -121,3 +121,89 @@ TEST(ClassFolders, NearestClassFolderAtAnyDepthDecides) {
   EXPECT_EQ(files[1].folders, (std::vector<std::string>{"CRC-VAL-HE-7K", "tum"}));
   EXPECT_EQ(files[2].label, 0);
 }
+
+TEST(ClassFolders, SampleIdIsTheFileNameOrTheStemAndAnythingElseNamesTheManifest) {
+  EXPECT_EQ(sample_id("a/ADI/ADI-AAA.tif", "file_name", "m.toml"), "ADI-AAA.tif");
+  EXPECT_EQ(sample_id("a/ADI/ADI-AAA.tif", "stem", "m.toml"), "ADI-AAA");
+  try {
+    sample_id("a/ADI/ADI-AAA.tif", "path", "manifests/pathmnist.toml");
+    FAIL() << "no error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_STREQ(e.what(), "manifests/pathmnist.toml: source.sample_id must be \"file_name\" or \"stem\", got 'path'");
+  }
+}
+
+TEST(ClassFolders, FolderSampleSetsIdLabelSplitPathAndOptionalSubject) {
+  const Sample s = folder_sample("x.jpg", 7, Split::Test, "d/x.jpg");
+  EXPECT_EQ(s.id, "x.jpg");
+  EXPECT_EQ(s.label, (std::vector<std::uint8_t>{7}));
+  EXPECT_EQ(s.split, Split::Test);
+  EXPECT_EQ(s.path, fs::path("d/x.jpg"));
+  EXPECT_EQ(s.subject, "");
+  EXPECT_EQ(s.unit, "");
+  EXPECT_EQ(folder_sample("y.jpeg", 0, Split::Unassigned, "y.jpeg", "person1").subject, "person1");
+}
+
+TEST(ClassFolders, DropDuplicateIdsKeepsTheFirstAndNotesEachCopy) {
+  Enumeration e;
+  e.samples = {folder_sample("a.jpg", 0, Split::Unassigned, "/src/one/A/a.jpg"),
+               folder_sample("b.jpg", 1, Split::Unassigned, "/src/one/B/b.jpg"),
+               folder_sample("a.jpg", 0, Split::Unassigned, "/src/two/A/a.jpg")};
+  drop_duplicate_ids("/src", e);
+  ASSERT_EQ(e.samples.size(), 2u);
+  EXPECT_EQ(e.samples[0].path, fs::path("/src/one/A/a.jpg"));
+  EXPECT_EQ(e.samples[1].id, "b.jpg");
+  EXPECT_EQ(e.notes, (std::vector<std::string>{"duplicate a.jpg: using one/A/a.jpg, not two/A/a.jpg"}));
+}
+
+TEST(Csv, HeaderTableFindsColumnsByNameAndReportsBadRowsWithFileAndLine) {
+  TempDir t;
+  write(t.path / "meta.csv", "\n lesion_id,Image_ID,dx\r\nHAM_1,ISIC_1,nv\n\nHAM_2,\"ISIC_2\",mel,extra\nHAM_3,ISIC_3,bkl\n");
+  std::vector<Problem> problems;
+  const HeaderTable table(t.path / "meta.csv", problems);
+  EXPECT_FALSE(table.tab_separated());
+  EXPECT_EQ(table.header(), (std::vector<std::string>{"lesion_id", "Image_ID", "dx"}));
+  EXPECT_EQ(table.column("image_id"), 1u);  // case-insensitive
+  EXPECT_FALSE(table.find_column("dataset"));
+  ASSERT_EQ(table.rows().size(), 2u);
+  EXPECT_EQ(table.rows()[0].where, "meta.csv:3");
+  EXPECT_EQ(table.rows()[1].fields, (std::vector<std::string>{"HAM_3", "ISIC_3", "bkl"}));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].message(), "meta.csv:5: expected 3 fields as in the header, got 4");
+  try {
+    table.column("age");
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.path(), t.path / "meta.csv");
+    EXPECT_EQ(e.reason(), "no column 'age' in the header");
+  }
+}
+
+TEST(Csv, HeaderTableDetectsTabsAndStripsQuotes) {
+  TempDir t;
+  write(t.path / "meta.tab", "\"lesion_id\"\t\"image_id\"\t\"age\"\n\"HAM_1\"\t\"ISIC_1\"\t\n\"HAM_2\"\t\"a, b\"\t45\n");
+  std::vector<Problem> problems;
+  const HeaderTable table(t.path / "meta.tab", problems);
+  EXPECT_TRUE(table.tab_separated());
+  EXPECT_EQ(table.header(), (std::vector<std::string>{"lesion_id", "image_id", "age"}));
+  ASSERT_EQ(table.rows().size(), 2u);
+  EXPECT_EQ(table.rows()[0].fields, (std::vector<std::string>{"HAM_1", "ISIC_1", ""}));
+  EXPECT_EQ(table.rows()[1].fields, (std::vector<std::string>{"HAM_2", "a, b", "45"}));
+  EXPECT_TRUE(problems.empty());
+}
+
+TEST(Csv, HeaderTableRaggedRowsMustReachTheRequiredColumns) {
+  TempDir t;
+  write(t.path / "r.csv", "id,level,quality,note\na,1\nb\nc,2,3,4,5\nd,\"x\n");
+  std::vector<Problem> problems;
+  const HeaderTable table(t.path / "r.csv", problems, {.required = {"id", "level"}, .ragged = true});
+  ASSERT_EQ(table.rows().size(), 1u);
+  EXPECT_EQ(table.rows()[0].fields, (std::vector<std::string>{"a", "1"}));
+  ASSERT_EQ(problems.size(), 3u);
+  EXPECT_EQ(problems[0].message(), "r.csv:3: expected 4 fields, got 1");
+  EXPECT_EQ(problems[1].message(), "r.csv:4: expected 4 fields, got 5");
+  EXPECT_EQ(problems[2].where, "r.csv:5");
+  EXPECT_THROW(HeaderTable(t.path / "r.csv", problems, {.required = {"grade"}}), InputError);
+  write(t.path / "blank.csv", "\n \n");
+  EXPECT_THROW(HeaderTable(t.path / "blank.csv", problems), InputError);
+}

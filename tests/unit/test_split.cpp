@@ -7,6 +7,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <unistd.h>
@@ -372,3 +373,29 @@ TEST(OrderBySplitThenId, TrainValTestThenIdUnassignedLast) {
 }
 
 }  // namespace
+
+// ------------------------------------------------------- expected list --
+
+TEST_F(SplitFiles, ExpectedNamesFromAnIndexMapOrANameList) {
+  EXPECT_EQ(read_expected_names(write("map.csv", "split,index,image_id\ntrain,0,a.tif\ntest,0,b.tif\n")),
+            (std::set<std::string>{"a.tif", "b.tif"}));
+  EXPECT_EQ(read_expected_names(write("list.txt", "a.tif\r\n\nc.tif extra\n")),
+            (std::set<std::string>{"a.tif", "c.tif"}));
+}
+
+TEST_F(SplitFiles, ExpectedListReportsMissingAndUnexpectedAndKeepsTheSamples) {
+  Enumeration e;
+  for (const char* id : {"a.tif", "x.tif"}) {
+    Sample& s = e.samples.emplace_back();
+    s.id = id;
+    s.path = dir_ / id;
+  }
+  compare_with_expected_list({}, e);  // no list: nothing to compare
+  EXPECT_TRUE(e.missing.empty() && e.unexpected.empty() && e.notes.empty());
+  const fs::path list = write("list.txt", "a.tif\nb.tif\n");
+  compare_with_expected_list(list, e);
+  EXPECT_EQ(e.samples.size(), 2u);
+  EXPECT_EQ(e.missing, (std::vector<std::string>{"b.tif"}));
+  EXPECT_EQ(e.unexpected, (std::vector<fs::path>{dir_ / "x.tif"}));
+  EXPECT_EQ(e.notes, (std::vector<std::string>{"expected images from " + list.string()}));
+}
