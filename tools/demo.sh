@@ -13,6 +13,23 @@ mkdir -p "$OUT/fixtures"
 # flag | fixture generator (tools/fixtures/) and its arguments
 DEMOS=(
   "chestmnist|make_chest_fixture.py --layout box --csv v2020 --lists chexnet"
+  "pathmnist|make_kather_fixture.py --train-per-class 4 --test-per-class 2"
+  "bloodmnist|make_pbc_fixture.py --nesting double --per-class 5"
+  "octmnist|make_kermany_fixture.py --version v3 --parts oct"
+  "pneumoniamnist|make_kermany_fixture.py --version kaggle --parts cxr"
+  "dermamnist|make_ham10000_fixture.py --columns 8 --id-ext mixed"
+  "breastmnist|make_busi_fixture.py --counts 20,12,8"
+  "retinamnist|make_deepdrid_fixture.py --train-patients 20 --val-patients 5"
+  "tissuemnist|make_bbbc051_fixture.py --layout pandas_fixed --train 40 --test 16"
+  "fracturemnist3d|make_ribfrac_fixture.py --seed 0"
+  "adrenalmnist3d|make_adrenal_fixture.py --patients 20"
+  "organamnist|make_lits_fixture.py --boxes both"
+  "organcmnist|make_lits_fixture.py --boxes zip"
+  "organsmnist|make_lits_fixture.py --boxes loose"
+  "organmnist3d|make_lits_fixture.py --boxes both"
+  "vesselmnist3d|make_intra_fixture.py --models 10 --segments 3-6"
+  "synapsemnist3d|make_em_fixture.py --storage png --neuron-ids"
+  "nodulemnist3d|make_lidc_fixture.py --patients 10"
 )
 
 for entry in "${DEMOS[@]}"; do
