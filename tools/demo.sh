@@ -10,7 +10,7 @@ OUT=${1:-demo-out}
 rm -rf "$OUT"
 mkdir -p "$OUT/fixtures"
 
-# flag | fixture generator (tools/fixtures/) and its arguments
+# dataset flag(s) built in one pass | fixture generator (tools/fixtures/) and its arguments
 DEMOS=(
   "chestmnist|make_chest_fixture.py --layout box --csv v2020 --lists chexnet"
   "pathmnist|make_kather_fixture.py --train-per-class 4 --test-per-class 2"
@@ -23,24 +23,22 @@ DEMOS=(
   "tissuemnist|make_bbbc051_fixture.py --layout pandas_fixed --train 40 --test 16"
   "fracturemnist3d|make_ribfrac_fixture.py --seed 0"
   "adrenalmnist3d|make_adrenal_fixture.py --patients 20"
-  "organamnist|make_lits_fixture.py --boxes both"
-  "organcmnist|make_lits_fixture.py --boxes zip"
-  "organsmnist|make_lits_fixture.py --boxes loose"
-  "organmnist3d|make_lits_fixture.py --boxes both"
+  "organamnist organcmnist organsmnist organmnist3d|make_lits_fixture.py --boxes both"
   "vesselmnist3d|make_intra_fixture.py --models 10 --segments 3-6"
   "synapsemnist3d|make_em_fixture.py --storage png --neuron-ids"
   "nodulemnist3d|make_lidc_fixture.py --patients 10"
 )
 
 for entry in "${DEMOS[@]}"; do
-  flag=${entry%%|*}
+  flags=${entry%%|*}
+  flag=${flags%% *}
   gen=${entry#*|}
   src="$OUT/fixtures/$flag"
   $PY tools/fixtures/${gen%% *} "$src" ${gen#* } >/dev/null
-  "$BIN" build "$flag" --source "$src" --out "$OUT/$flag" --quiet
+  "$BIN" build $flags --source "$src" --out "$OUT/$flag" --quiet
   for npz in "$OUT/$flag"/*.npz; do
     "$BIN" montage "$npz" --split train --length 6 >/dev/null
   done
 done
 echo "demo: outputs and montages are in $OUT/"
-ls "$OUT"/*/
+find "$OUT" -maxdepth 2 -name "*.npz" | sort

@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
 
   for (int threads : {1, 2}) {
     const RunStats r = run_build(src, work / ("out" + std::to_string(threads)), threads);
-    std::printf("CLI build, both sizes, %d thread(s): %.2f s (%.1f ms/slice read), peak RSS %.0f MB\n", threads,
+    std::printf("CLI build, both sizes, %d thread(s): %.2f s (%.1f ms per slice, all stages), peak RSS %.0f MB\n", threads,
                 r.seconds, 1000 * r.seconds / static_cast<double>(slices), r.peak_rss_kb / 1024.0);
   }
   return 0;
