@@ -5,10 +5,6 @@
 // Prints ms per image for decoding alone and for the full build at the four
 // sizes (1 and 2 threads), and the peak RSS of builds over N/2 and N images.
 // Figures, not assertions: the test suite never runs this.
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -18,34 +14,19 @@
 
 #include "common/io/files.h"
 #include "common/io/image_file.h"
+#include "tools/bench/bench_util.h"
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
 
 namespace {
 
-struct RunStats {
-  double seconds = 0;
-  long peak_rss_kb = 0;
-};
+using RunStats = mmb::bench::CliRun;
 
-// Runs the CLI as a child process so its peak RSS is measured on its own.
 RunStats run_build(const fs::path& source, const fs::path& out, int threads, const std::string& extra) {
   fs::remove_all(out);
-  const std::string cmd = std::string(MMB_BUILD_DIR) + "/medmnist-build build chestmnist --source " + source.string() +
-                          " --out " + out.string() + " --threads " + std::to_string(threads) + " -q " + extra + " >/dev/null 2>&1";
-  const auto start = Clock::now();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-    _exit(127);
-  }
-  int status = 0;
-  rusage usage{};
-  wait4(pid, &status, 0, &usage);
-  RunStats s{std::chrono::duration<double>(Clock::now() - start).count(), usage.ru_maxrss};
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) std::fprintf(stderr, "build failed: %s\n", cmd.c_str());
-  return s;
+  return mmb::bench::run_cli("build chestmnist --source " + source.string() + " --out " + out.string() + " --threads " +
+                        std::to_string(threads) + " -q " + extra);
 }
 
 double decode_ms_per_image(const std::vector<fs::path>& pngs) {

@@ -8,14 +8,12 @@
 // series, the 28 mm crop and the 64^3 upsample per nodule, and whole CLI
 // builds with 1 and 2 threads with their peak RSS. Figures, not assertions:
 // the test suite never runs this.
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <string>
+
+#include "tools/bench/bench_util.h"
 
 #include "common/io/dicom_series.h"
 #include "common/io/files.h"
@@ -32,27 +30,12 @@ namespace {
 
 double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-struct RunStats {
-  double seconds = 0;
-  long peak_rss_kb = 0;
-};
+using RunStats = mmb::bench::CliRun;
 
 RunStats run_build(const fs::path& source, const fs::path& out, int threads) {
   fs::remove_all(out);
-  const std::string cmd = std::string(MMB_BUILD_DIR) + "/medmnist-build build nodulemnist3d --source " +
-                          source.string() + " --out " + out.string() + " --threads " + std::to_string(threads) +
-                          " -q >/dev/null 2>&1";
-  const auto start = Clock::now();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-    _exit(127);
-  }
-  int status = 0;
-  rusage usage{};
-  wait4(pid, &status, 0, &usage);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) std::fprintf(stderr, "build failed: %s\n", cmd.c_str());
-  return {since(start), usage.ru_maxrss};
+  return mmb::bench::run_cli("build nodulemnist3d --source " + source.string() + " --out " + out.string() +
+                        " --threads " + std::to_string(threads) + " -q");
 }
 
 }  // namespace

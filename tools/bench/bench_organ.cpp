@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/bench/bench_util.h"
 #include "common/manifest/manifest.h"
 #include "common/pipeline/converter.h"
 
@@ -114,24 +115,12 @@ struct RunStats {
   long peak_rss_mb = 0;
 };
 
-// The CLI as a child process, so its peak RSS is its own.
+// The CLI as a child process, so its peak RSS is its own (reported in MiB).
 RunStats cli_build(const fs::path& source, const fs::path& out, int threads) {
   fs::remove_all(out);
-  const std::string cmd = std::string(MMB_BUILD_DIR) +
-                          "/medmnist-build build organamnist organcmnist organsmnist organmnist3d --source '" +
-                          source.string() + "' --out '" + out.string() + "' -q --on-error skip --threads " + std::to_string(threads) +
-                          " > /dev/null 2>&1";
-  const auto start = Clock::now();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-    _exit(127);
-  }
-  int status = 0;
-  rusage usage{};
-  wait4(pid, &status, 0, &usage);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) std::fprintf(stderr, "build failed: %s\n", cmd.c_str());
-  return {seconds_since(start), usage.ru_maxrss / 1024};
+  const auto run = mmb::bench::run_cli("build organamnist organcmnist organsmnist organmnist3d --source '" + source.string() +
+                                  "' --out '" + out.string() + "' -q --threads " + std::to_string(threads));
+  return {run.seconds, run.peak_rss_kb / 1024};
 }
 
 }  // namespace

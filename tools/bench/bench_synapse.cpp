@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "tools/bench/bench_util.h"
 #include "common/io/slice_stack.h"
 
 namespace fs = std::filesystem;
@@ -39,20 +40,9 @@ struct RunStats {
   long peak_rss_kb = 0;
 };
 
-// Runs the CLI as a child process so its peak RSS is measured on its own.
 RunStats run_cli(const std::string& args) {
-  const std::string cmd = std::string(MMB_BUILD_DIR) + "/medmnist-build " + args + " >/dev/null 2>&1";
-  const auto start = Clock::now();
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-    _exit(127);
-  }
-  int status = 0;
-  rusage usage{};
-  wait4(pid, &status, 0, &usage);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) > 1) std::fprintf(stderr, "failed: %s\n", cmd.c_str());
-  return {std::chrono::duration<double>(Clock::now() - start).count(), usage.ru_maxrss};
+  const auto run = mmb::bench::run_cli(args);
+  return {run.seconds, run.peak_rss_kb};
 }
 
 // An EM-like slice: a smooth gradient, a per-slice offset and a noise tile.
