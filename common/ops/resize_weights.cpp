@@ -9,31 +9,10 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/ops/spline_kernels.h"
+
 namespace mmb::resize_detail {
 namespace {
-
-// ndimage 'mirror' (d c b | a b c d | c b a) and 'grid-mirror' (b a | a b).
-enum class Boundary { WholeSample, HalfSample };
-
-// Folds any index into [0, n): the extension is periodic (period 2n-2 or 2n),
-// so this also works when a Gaussian radius exceeds the axis length.
-int fold(long long i, int n, Boundary b) {
-  if (n == 1) return 0;
-  const long long period = b == Boundary::WholeSample ? 2LL * n - 2 : 2LL * n;
-  long long m = i % period;
-  if (m < 0) m += period;
-  if (m < n) return static_cast<int>(m);
-  return static_cast<int>(b == Boundary::WholeSample ? period - m : period - 1 - m);
-}
-
-// beta3 weights of the taps floor(x)-1 .. floor(x)+2 at fractional offset t.
-void cubic_bspline_taps(double t, double w[4]) {
-  const double t2 = t * t, t3 = t2 * t, u = 1.0 - t;
-  w[0] = u * u * u / 6.0;
-  w[1] = (4.0 - 6.0 * t2 + 3.0 * t3) / 6.0;
-  w[2] = (1.0 + 3.0 * t + 3.0 * t2 - 3.0 * t3) / 6.0;
-  w[3] = t3 / 6.0;
-}
 
 // One spline axis: everything that does not depend on the output index.
 class SplineAxis {
@@ -51,8 +30,8 @@ class SplineAxis {
     const double x = (i + 0.5) * scale_ - 0.5;
     const double f = std::floor(x);
     double taps[4];
-    cubic_bspline_taps(x - f, taps);
-    for (int k = 0; k < 4; ++k) y[fold(static_cast<long long>(f) - 1 + k, n_, boundary_)] += taps[k];
+    cubic_bspline_weights(x - f, taps);
+    for (int k = 0; k < 4; ++k) y[fold_index(static_cast<long long>(f) - 1 + k, n_, boundary_)] += taps[k];
     solve_transposed(y);  // y = P^T s_i, so y^T = s_i^T P
     apply_transposed_gaussian(y, w);
   }
@@ -60,14 +39,8 @@ class SplineAxis {
  private:
   // scipy's _gaussian_kernel1d: radius int(4 sigma + 0.5), normalised to sum 1.
   void make_gaussian(double sigma) {
-    radius_ = static_cast<int>(4.0 * sigma + 0.5);
-    gauss_.resize(2 * radius_ + 1);
-    double sum = 0.0;
-    for (int t = -radius_; t <= radius_; ++t) {
-      gauss_[t + radius_] = std::exp(-0.5 / (sigma * sigma) * t * t);
-      sum += gauss_[t + radius_];
-    }
-    for (double& g : gauss_) g /= sum;
+    radius_ = gaussian_radius(sigma);
+    gauss_ = gaussian_kernel(sigma, radius_);
   }
 
   // B: f[j] = (c[j-1] + 4 c[j] + c[j+1]) / 6 with the boundary's folding
@@ -81,7 +54,7 @@ class SplineAxis {
     for (int j = 0; j < n_; ++j) {
       diag[j] += 4.0 / 6.0;
       for (int d : {-1, 1}) {
-        const int k = fold(j + d, n_, boundary_);
+        const int k = fold_index(j + d, n_, boundary_);
         (k == j ? diag[j] : k < j ? lower[j] : upper[j]) += 1.0 / 6.0;
       }
     }
@@ -105,7 +78,7 @@ class SplineAxis {
     for (int j = n_ - 2; j >= 0; --j) d[j] -= sup_prime_[j] * d[j + 1];
   }
 
-  // w = G^T y, G[j][fold(j + t)] += g[t]. Entries of y below 1e-18 are
+  // w = G^T y, G[j][fold_index(j + t)] += g[t]. Entries of y below 1e-18 are
   // skipped: the prefilter's response decays geometrically, so this keeps the
   // cost near (support x Gaussian taps) and changes w by < n_in * 1e-18.
   void apply_transposed_gaussian(const std::vector<double>& y, std::vector<double>& w) const {
@@ -118,7 +91,7 @@ class SplineAxis {
       if (std::abs(y[j]) <= 1e-18) continue;
       const bool inside = j - radius_ >= 0 && j + radius_ < n_;
       for (int t = -radius_; t <= radius_; ++t) {
-        const int k = inside ? j + t : fold(j + t, n_, boundary_);
+        const int k = inside ? j + t : fold_index(j + t, n_, boundary_);
         w[k] += y[j] * gauss_[t + radius_];
       }
     }

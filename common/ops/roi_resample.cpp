@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/ops/spline_kernels.h"
+
 namespace mmb {
 namespace {
 
@@ -78,16 +80,6 @@ Point continuous_index(const Volume& v, const Point& p) {
   return x;
 }
 
-// Whole-sample mirror (d c b | a b c d | c b a), periodic with period 2n-2,
-// so it also folds indices more than one length away.
-int fold(long long i, int n) {
-  if (n == 1) return 0;
-  const long long period = 2LL * n - 2;
-  long long m = i % period;
-  if (m < 0) m += period;
-  return static_cast<int>(m < n ? m : period - m);
-}
-
 // One axis of the output grid, in the volume's continuous index space.
 struct AxisGrid {
   int n_in = 0, n_out = 0;
@@ -107,7 +99,7 @@ AxisGrid make_axis(const Volume& v, const RoiRequest& r, const Point& centre_ind
   g.first = centre_index[a] - g.step * (g.n_out - 1) / 2.0;  // (t + 0.5)/n - 0.5 of the box
   if (r.anti_alias && g.step > 1.0) {
     g.sigma = (g.step - 1.0) / 2.0;
-    g.radius = static_cast<int>(4.0 * g.sigma + 0.5);  // scipy's truncate = 4.0
+    g.radius = gaussian_radius(g.sigma);  // scipy's truncate = 4.0
   }
   int last = -1;
   g.inside_first = g.n_out;
@@ -132,15 +124,6 @@ struct Taps {
   std::vector<double> weight;   // inside outputs only, kMaxTaps per output
 };
 
-// beta3 weights of the taps floor(x)-1 .. floor(x)+2 at fractional offset t.
-void cubic_bspline_weights(double t, double w[4]) {
-  const double t2 = t * t, t3 = t2 * t, u = 1.0 - t;
-  w[0] = u * u * u / 6.0;
-  w[1] = (4.0 - 6.0 * t2 + 3.0 * t3) / 6.0;
-  w[2] = (1.0 + 3.0 * t + 3.0 * t2 - 3.0 * t3) / 6.0;
-  w[3] = t3 / 6.0;
-}
-
 Taps make_taps(const AxisGrid& g, RoiInterpolation interpolation) {
   Taps taps;
   taps.count = interpolation == RoiInterpolation::CubicBSpline ? 4 : interpolation == RoiInterpolation::Linear ? 2 : 1;
@@ -153,10 +136,10 @@ Taps make_taps(const AxisGrid& g, RoiInterpolation interpolation) {
     double* w = &taps.weight[o * kMaxTaps];
     if (interpolation == RoiInterpolation::CubicBSpline) {
       cubic_bspline_weights(x - f, w);
-      for (int k = 0; k < 4; ++k) idx[k] = fold(static_cast<long long>(f) - 1 + k, g.n_in);
+      for (int k = 0; k < 4; ++k) idx[k] = fold_index(static_cast<long long>(f) - 1 + k, g.n_in);
     } else if (interpolation == RoiInterpolation::Linear) {
       w[0] = 1.0 - (x - f), w[1] = x - f;
-      for (int k = 0; k < 2; ++k) idx[k] = fold(static_cast<long long>(f) + k, g.n_in);
+      for (int k = 0; k < 2; ++k) idx[k] = fold_index(static_cast<long long>(f) + k, g.n_in);
     } else {
       w[0] = 1.0;
       idx[0] = std::clamp(static_cast<int>(std::floor(x + 0.5)), 0, g.n_in - 1);
@@ -225,15 +208,6 @@ void for_each_line_group(Block& b, int axis, Filter filter) {
     }
 }
 
-// scipy's _gaussian_kernel1d: exp(-t^2 / (2 sigma^2)), |t| <= radius, sum 1.
-std::vector<double> gaussian_kernel(double sigma, int radius) {
-  std::vector<double> g(2 * radius + 1);
-  double sum = 0.0;
-  for (int t = -radius; t <= radius; ++t) sum += g[t + radius] = std::exp(-0.5 * t * t / (sigma * sigma));
-  for (double& v : g) v /= sum;
-  return g;
-}
-
 void gaussian_along(Block& b, int axis, double sigma, int radius) {
   const std::vector<double> g = gaussian_kernel(sigma, radius);
   std::vector<double> out;
@@ -241,7 +215,7 @@ void gaussian_along(Block& b, int axis, double sigma, int radius) {
     out.assign(static_cast<std::size_t>(n) * width, 0.0);
     for (int m = 0; m < n; ++m)
       for (int t = -radius; t <= radius; ++t) {
-        const double* src = lines + static_cast<std::size_t>(fold(m + t, n)) * width;
+        const double* src = lines + static_cast<std::size_t>(fold_index(m + t, n)) * width;
         double* dst = out.data() + static_cast<std::size_t>(m) * width;
         for (std::size_t w = 0; w < width; ++w) dst[w] += g[t + radius] * src[w];
       }
