@@ -27,8 +27,8 @@ PreprocessParams preprocess_params(const Manifest& m) {
   return p;
 }
 
-std::vector<Image> preprocess(const Image& loaded, const PreprocessParams& p, const std::vector<int>& sizes) {
-  Image img = to_channels(loaded, p.channels);
+std::vector<Image> preprocess(Image loaded, const PreprocessParams& p, const std::vector<int>& sizes) {
+  Image img = loaded.channels == p.channels ? std::move(loaded) : to_channels(loaded, p.channels);
   switch (p.crop) {
     case CropRule::None: break;
     case CropRule::CenterSquare: img = center_crop_square(img); break;

@@ -22,6 +22,7 @@ struct PreprocessParams {
 PreprocessParams preprocess_params(const Manifest& manifest);
 
 // Returns one image per size (S x S, or S^3 for volumes).
-std::vector<Image> preprocess(const Image& loaded, const PreprocessParams& params, const std::vector<int>& sizes);
+// Takes the image by value: a loaded image that needs no conversion is moved, not copied.
+std::vector<Image> preprocess(Image loaded, const PreprocessParams& params, const std::vector<int>& sizes);
 
 }  // namespace mmb

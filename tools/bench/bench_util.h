@@ -12,7 +12,8 @@
 namespace mmb::bench {
 
 struct CliRun {
-  double seconds = 0;
+  double seconds = 0;      // wall time
+  double cpu_seconds = 0;  // user + system time of the child
   long peak_rss_kb = 0;
   int exit_code = 0;
 };
@@ -30,7 +31,9 @@ inline CliRun run_cli(const std::string& args) {
   int status = 0;
   rusage usage{};
   wait4(pid, &status, 0, &usage);
-  CliRun run{std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), usage.ru_maxrss,
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  CliRun run{std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+             seconds(usage.ru_utime) + seconds(usage.ru_stime), usage.ru_maxrss,
              WIFEXITED(status) ? WEXITSTATUS(status) : -1};
   if (run.exit_code != 0) std::fprintf(stderr, "exit %d: %s\n", run.exit_code, cmd.c_str());
   return run;
