@@ -88,6 +88,12 @@ SPLITS = ("train", "val", "test")
 NPZ_KEYS = ["train_images", "train_labels", "val_images", "val_labels", "test_images", "test_labels"]
 
 
+def labelled_samples(arrays, side):
+    """[(split, id, image, first label)] in file order, pairing the npz with its sidecar's ids."""
+    return [(split, sid, arrays[f"{split}_images"][i], int(arrays[f"{split}_labels"][i, 0]))
+            for split in ("train", "val", "test") for i, sid in enumerate(side["source_ids"][split])]
+
+
 def all_ids(side):
     """Every source id of a sidecar, train then val then test."""
     return [i for s in SPLITS for i in side["source_ids"][s]]

@@ -7,7 +7,7 @@ import unittest
 import numpy as np
 
 from medmnist_loader import OfficialLoader
-from mmbtest import INFO, TempDirTest, load_npz, load_tool, nearest_centroid_accuracy, npz_name, run, sha256, sidecar
+from mmbtest import INFO, TempDirTest, labelled_samples, load_npz, load_tool, nearest_centroid_accuracy, npz_name, run, sha256, sidecar
 
 FLAG = "fracturemnist3d"
 SIZES = [28, 64]
@@ -42,11 +42,7 @@ class RibFracTree(unittest.TestCase):
 
     def samples(self, size):
         """(id, image, label) for every output sample of a size."""
-        arrays, _ = self.files[size]
-        for split in SPLITS:
-            for name, img, label in zip(self.side[size]["source_ids"][split], arrays[f"{split}_images"],
-                                        arrays[f"{split}_labels"]):
-                yield name, img, int(label[0])
+        return [(sid, img, label) for _, sid, img, label in labelled_samples(self.files[size][0], self.side[size])]
 
     def test_keys_shapes_and_dtypes_at_28_and_64(self):
         kept = kept_instances(self.manifest)

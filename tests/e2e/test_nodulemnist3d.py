@@ -14,7 +14,7 @@ from xml.etree import ElementTree
 import numpy as np
 
 from medmnist_loader import OfficialLoader
-from mmbtest import INFO, TempDirTest, load_npz, load_tool, npz_name, run, sha256, sidecar
+from mmbtest import INFO, TempDirTest, labelled_samples, load_npz, load_tool, npz_name, run, sha256, sidecar
 
 FLAG = "nodulemnist3d"
 SIZES = [28, 64]
@@ -97,9 +97,7 @@ def build(src, out, *args, check=True):
 def samples(out, size=28):
     """[(split, id, image, label)] in file order."""
     arrays, _ = load_npz(pathlib.Path(out) / npz_name(FLAG, size))
-    side = sidecar(out, FLAG, size)
-    return [(split, sid, arrays[f"{split}_images"][i], int(arrays[f"{split}_labels"][i, 0]))
-            for split in SPLITS for i, sid in enumerate(side["source_ids"][split])]
+    return labelled_samples(arrays, sidecar(out, FLAG, size))
 
 
 def nodules_by_id(manifest):
