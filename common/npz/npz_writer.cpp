@@ -1,7 +1,6 @@
 #include "common/npz/npz_writer.h"
 
 #include <fcntl.h>
-#include <isa-l/igzip_lib.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -105,42 +104,40 @@ class OutputFile {
   std::vector<std::uint8_t> buf_;
 };
 
-// ISA-L one-shot compression of independent chunks: each ends byte-aligned
-// (FULL_FLUSH, no history) so the chunks simply concatenate into one stream.
+// zlib raw DEFLATE of independent chunks: deflateReset() drops all history,
+// and each chunk ends byte-aligned (Z_FULL_FLUSH) or final (Z_FINISH), so the
+// chunks simply concatenate into one stream. zlib rather than ISA-L because
+// its output is a pure function of the input: ISA-L 2.30 levels 1-2 gave
+// different bytes for equal input on AVX-512 machines (docs/architecture.md).
 class ChunkCompressor {
  public:
-  explicit ChunkCompressor(int level) : level_(level), stream_(std::make_unique<isal_zstream>()) {
-    static constexpr std::size_t kLevelBuf[] = {ISAL_DEF_LVL0_DEFAULT, ISAL_DEF_LVL1_DEFAULT,
-                                                ISAL_DEF_LVL2_DEFAULT, ISAL_DEF_LVL3_DEFAULT};
-    if (level < ISAL_DEF_MIN_LEVEL || level > ISAL_DEF_MAX_LEVEL)
-      throw std::invalid_argument("npz compression level must be 0..3 (ISA-L), got " + std::to_string(level));
-    level_buf_.resize(kLevelBuf[level]);
-    // Stored-block fallback bounds the expansion: 5 bytes per 64 KiB plus flush markers.
-    out_.resize(kChunk + kChunk / 64 + 1024);
+  explicit ChunkCompressor(int level) {
+    if (level < 1 || level > 9)
+      throw std::invalid_argument("npz compression level must be 1..9 (zlib), got " + std::to_string(level));
+    if (deflateInit2(&z_, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+      throw std::runtime_error("zlib deflateInit2 failed");
+    // Room for a stored fallback plus the flush marker.
+    out_.resize(deflateBound(&z_, kChunk) + 16);
   }
+  ~ChunkCompressor() { deflateEnd(&z_); }
+  ChunkCompressor(const ChunkCompressor&) = delete;
+  ChunkCompressor& operator=(const ChunkCompressor&) = delete;
 
   // Returns the compressed bytes; `last` sets BFINAL on the final block.
   std::pair<const std::uint8_t*, std::size_t> compress(const std::uint8_t* in, std::size_t n, bool last) {
-    isal_zstream& s = *stream_;
-    isal_deflate_stateless_init(&s);
-    s.level = static_cast<std::uint32_t>(level_);
-    s.level_buf = level_buf_.empty() ? nullptr : level_buf_.data();
-    s.level_buf_size = static_cast<std::uint32_t>(level_buf_.size());
-    s.next_in = const_cast<std::uint8_t*>(in);
-    s.avail_in = static_cast<std::uint32_t>(n);
-    s.next_out = out_.data();
-    s.avail_out = static_cast<std::uint32_t>(out_.size());
-    s.flush = FULL_FLUSH;
-    s.end_of_stream = last ? 1 : 0;
-    const int r = isal_deflate_stateless(&s);
-    if (r != COMP_OK) throw std::runtime_error("ISA-L deflate failed with code " + std::to_string(r));
-    return {out_.data(), s.total_out};
+    deflateReset(&z_);
+    z_.next_in = const_cast<std::uint8_t*>(in);
+    z_.avail_in = static_cast<uInt>(n);
+    z_.next_out = out_.data();
+    z_.avail_out = static_cast<uInt>(out_.size());
+    const int r = deflate(&z_, last ? Z_FINISH : Z_FULL_FLUSH);
+    if (r != (last ? Z_STREAM_END : Z_OK) || z_.avail_in != 0)
+      throw std::runtime_error("zlib deflate failed with code " + std::to_string(r));
+    return {out_.data(), out_.size() - z_.avail_out};
   }
 
  private:
-  int level_;
-  std::unique_ptr<isal_zstream> stream_;
-  std::vector<std::uint8_t> level_buf_;
+  z_stream z_{};
   std::vector<std::uint8_t> out_;
 };
 

@@ -22,8 +22,7 @@ namespace mmb {
 
 struct NpzOptions {
   bool compress = true;       // DEFLATE; false = STORED
-  int level = 1;              // compression level of the DEFLATE backend: ISA-L 0..3
-                              // (others throw std::invalid_argument)
+  int level = 1;              // zlib DEFLATE level 1..9 (others throw std::invalid_argument)
   bool force_zip64 = false;   // write ZIP64 records even for small files (tests)
 };
 

@@ -13,6 +13,7 @@
 #include "common/npz/montage.h"
 #include "common/npz/npz_reader.h"
 #include "common/npz/npz_writer.h"
+#include "common/npz/zip_reader.h"
 
 namespace fs = std::filesystem;
 using namespace mmb;
@@ -226,6 +227,41 @@ TEST_P(NpzFormat, SameBytesWhateverTheAppendGranularity) {
   EXPECT_TRUE(read_npz_array(t.path / "g1.npz", "train_images").data == data);
 }
 
+// The raw (compressed) bytes of one member, local header excluded.
+Bytes member_bytes(const fs::path& npz, const std::string& member) {
+  const zip::Archive archive(npz);
+  for (const zip::Entry& e : archive.entries()) {
+    if (e.name != member) continue;
+    std::uint8_t lengths[4];
+    archive.read_at(e.local_offset + 26, lengths, sizeof lengths);
+    const std::uint64_t start = e.local_offset + 30 + (lengths[0] | lengths[1] << 8) + (lengths[2] | lengths[3] << 8);
+    Bytes b(e.compressed_size);
+    archive.read_at(start, b.data(), b.size());
+    return b;
+  }
+  ADD_FAILURE() << member << " not in " << npz;
+  return {};
+}
+
+// Chunks are compressed independently, so a member's bytes cannot depend on
+// what the writer compressed before it.
+TEST(NpzWriter, MemberBytesDoNotDependOnEarlierMembers) {
+  TempDir t;
+  Bytes labels(17 * 14);
+  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = (i * 7 + i / 14) % 5 == 0;
+  std::set<Bytes> variants;
+  for (std::uint32_t seed = 1; seed <= 6; ++seed) {
+    const fs::path p = t.path / ("m" + std::to_string(seed) + ".npz");
+    NpzWriter w(p);
+    const Bytes before = pixels((seed * 40000) % (3 << 20) + 4096 * seed, seed);
+    w.add_array("train_images", {4096}, before.data(), before.size() / 4096);
+    w.add_array("test_labels", {14}, labels.data(), 17);
+    w.commit();
+    variants.insert(member_bytes(p, "test_labels.npy"));
+  }
+  EXPECT_EQ(variants.size(), 1u);
+}
+
 TEST(NpzWriter, DeflateActuallyCompresses) {
   TempDir t;
   const Bytes data(3 << 20, 42);
@@ -324,7 +360,7 @@ TEST(NpzWriter, RejectsPartialItemsAndMisuse) {
   EXPECT_THROW(w.commit(), std::logic_error);
   EXPECT_EQ(w.end_array(), 0u);
   EXPECT_THROW(w.begin_array("train_images", {28, 28}), std::invalid_argument);  // duplicate
-  EXPECT_THROW(NpzWriter(t.path / "y.npz", NpzOptions{true, 9, false}), std::invalid_argument);
+  EXPECT_THROW(NpzWriter(t.path / "y.npz", NpzOptions{true, 10, false}), std::invalid_argument);
 }
 
 namespace {
