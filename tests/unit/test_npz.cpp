@@ -262,6 +262,39 @@ TEST(NpzWriter, MemberBytesDoNotDependOnEarlierMembers) {
   EXPECT_EQ(variants.size(), 1u);
 }
 
+// The documented DEFLATE layout, rebuilt independently with Python's zlib: a
+// stored block with the .npy header, then 1 MiB chunks each compressed from a
+// reset state at level 1 (full flush; the last one finishes the stream). Equal
+// bytes mean the file depends only on the input and the zlib version.
+const char* kDeflateLayoutCheck = R"(
+import sys, zipfile, zlib, struct
+npz, member = sys.argv[1], sys.argv[2]
+with open(npz, 'rb') as f: raw = f.read()
+info = zipfile.ZipFile(npz).getinfo(member)
+o = info.header_offset
+name_len, extra_len = struct.unpack('<HH', raw[o + 26:o + 30])
+stream = raw[o + 30 + name_len + extra_len:][:info.compress_size]
+data = zipfile.ZipFile(npz).read(member)
+header_len = struct.unpack('<H', stream[1:3])[0]
+expected = stream[:5] + data[:header_len]
+payload = data[header_len:]
+chunk = 1 << 20
+for i in range(0, len(payload), chunk):
+    c = zlib.compressobj(1, zlib.DEFLATED, -15, 8)
+    last = i + chunk >= len(payload)
+    expected += c.compress(payload[i:i + chunk]) + c.flush(zlib.Z_FINISH if last else zlib.Z_FULL_FLUSH)
+print('OK' if stream == expected else 'DIFFER %d vs %d bytes' % (len(stream), len(expected)))
+)";
+
+TEST(NpzWriter, DeflateMemberIsResetZlibChunksAsDocumented) {
+  TempDir t;
+  const Bytes data = pixels(2500 * 1024, 3);  // three chunks, the last one partial
+  NpzWriter w(t.path / "d.npz");
+  w.add_array("train_images", {1024}, data.data(), 2500);
+  w.commit();
+  EXPECT_EQ(run_python(t.path, kDeflateLayoutCheck, {(t.path / "d.npz").string(), "train_images.npy"}), "OK\n");
+}
+
 TEST(NpzWriter, DeflateActuallyCompresses) {
   TempDir t;
   const Bytes data(3 << 20, 42);
