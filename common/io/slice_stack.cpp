@@ -1,10 +1,15 @@
 #include "common/io/slice_stack.h"
 
+#include <fcntl.h>
 #include <hdf5.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <stdexcept>
 
 #include "common/core/error.h"
 #include "common/io/files.h"
@@ -76,12 +81,60 @@ struct CropAssembly::Crop {
   ClippedBox region;          // the part inside the stack
   Image voxels;               // region-sized, allocated when its first slice arrives
   std::exception_ptr error;   // the first slice that failed to decode
+  int slices_left = 0;        // slices not yet copied in
+  bool taken = false;         // a reader holds it: never spilled
+  bool spilled = false;       // voxels live in the spill file at spill_offset
+  std::uint64_t spill_offset = 0;
 };
 
-CropAssembly::CropAssembly(StackShape shape, Decode decode)
+// An unlinked file in $TMPDIR (or /tmp) that complete crops wait in; the
+// kernel frees it when it is closed, whatever happens to the process.
+class CropAssembly::SpillFile {
+ public:
+  SpillFile() {
+    const char* env = std::getenv("TMPDIR");
+    std::string name = std::string(env && *env ? env : "/tmp") + "/medmnist-build-crops-XXXXXX";
+    fd_ = ::mkostemp(name.data(), O_CLOEXEC);
+    if (fd_ < 0) fail(name, "cannot create a spill file for waiting crops");
+    ::unlink(name.c_str());
+    path_ = name;
+  }
+  ~SpillFile() { ::close(fd_); }
+
+  std::uint64_t append(const std::vector<std::uint8_t>& bytes) {
+    const std::uint64_t at = end_;
+    for (std::size_t done = 0; done < bytes.size();) {
+      const ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(at + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) fail(path_, "cannot write waiting crops (disk full?)");
+      done += static_cast<std::size_t>(n);
+    }
+    end_ += bytes.size();
+    return at;
+  }
+
+  void read(std::uint64_t at, std::vector<std::uint8_t>& bytes) const {
+    for (std::size_t done = 0; done < bytes.size();) {
+      const ssize_t n = ::pread(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(at + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) fail(path_, "cannot read back a waiting crop");
+      done += static_cast<std::size_t>(n);
+    }
+  }
+
+ private:
+  [[noreturn]] static void fail(const std::string& path, const std::string& what) {
+    throw std::runtime_error(path + ": " + what + ": " + std::strerror(errno ? errno : EIO));
+  }
+  int fd_ = -1;
+  std::string path_;
+  std::uint64_t end_ = 0;
+};
+
+CropAssembly::CropAssembly(StackShape shape, Decode decode, std::size_t memory_budget)
     : shape_(shape), decode_(std::move(decode)),
       state_(static_cast<std::size_t>(std::max(shape.depth, 0)), SliceState::Pending),
-      users_(state_.size()) {}
+      users_(state_.size()), memory_budget_(memory_budget) {}
 
 CropAssembly::~CropAssembly() = default;
 
@@ -93,6 +146,7 @@ void CropAssembly::expect(const StackBox& box) {
     if (state_[z] != SliceState::Pending) return;  // announced too late: read_box decodes on its own
   auto crop = std::make_shared<Crop>();
   crop->region = c;
+  crop->slices_left = c.z.size();
   for (int z = c.z.begin; z < c.z.end; ++z) users_[z].push_back(crop);
   crops_.emplace(box, std::move(crop));
 }
@@ -124,11 +178,29 @@ void CropAssembly::fill_slice(int z, std::unique_lock<std::mutex>& lock) {
   }
   lock.lock();
   --slices_in_memory_;
-  if (error)
-    for (const auto& crop : users)
-      if (!crop->error) crop->error = error;
+  for (const auto& crop : users) {
+    if (error && !crop->error) crop->error = error;
+    if (--crop->slices_left == 0) spill_if_over_budget(*crop);
+  }
   state_[z] = SliceState::Done;
   slice_done_.notify_all();
+}
+
+// Called with the lock held. Writing under the lock keeps the bookkeeping
+// simple; it stalls other threads for one crop's write, not for a decode.
+void CropAssembly::spill_if_over_budget(Crop& crop) {
+  if (crop.taken || crop.error || waiting_bytes_ <= memory_budget_) return;
+  try {
+    if (!spill_) spill_ = std::make_unique<SpillFile>();
+    crop.spill_offset = spill_->append(crop.voxels.pixels);
+  } catch (...) {
+    crop.error = std::current_exception();  // reported by the read of this crop
+    return;
+  }
+  waiting_bytes_ -= crop.voxels.pixels.size();
+  crop.voxels = Image();  // frees the buffer
+  crop.spilled = true;
+  ++stats_.spilled_crops;
 }
 
 Image CropAssembly::read(const StackBox& box, std::uint8_t fill) {
@@ -142,13 +214,19 @@ Image CropAssembly::read(const StackBox& box, std::uint8_t fill) {
   }
   const std::shared_ptr<Crop> crop = std::move(it->second);
   crops_.erase(it);  // a second announced read of the same box takes the next entry
+  crop->taken = true;
   for (int z = c.z.begin; z < c.z.end; ++z) {
     slice_done_.wait(lock, [&] { return state_[z] != SliceState::Decoding; });
     if (state_[z] == SliceState::Pending) fill_slice(z, lock);
   }
-  waiting_bytes_ -= crop->voxels.pixels.size();
+  if (!crop->spilled) waiting_bytes_ -= crop->voxels.pixels.size();
   lock.unlock();
   if (crop->error) std::rethrow_exception(crop->error);
+  if (crop->spilled) {
+    const auto& r = crop->region;
+    crop->voxels = Image(r.x.size(), r.y.size(), r.z.size(), 1);
+    spill_->read(crop->spill_offset, crop->voxels.pixels);
+  }
   return place_in_box(crop->voxels, c, box, fill);
 }
 
@@ -202,12 +280,13 @@ bool is_slice_extension(const std::string& ext) { return ext == ".png" || ext ==
 
 class FolderStack final : public SliceStack {
  public:
-  FolderStack(const fs::path& dir, const SliceStackOptions&) {
+  FolderStack(const fs::path& dir, const SliceStackOptions& options) {
     path_ = dir;
     index_slices(dir);
     const Image first = decode_file(by_number_.begin()->second, /*check_shape=*/false);
     shape_ = {first.width, first.height, static_cast<int>(last_ - first_ + 1)};
-    assembly_ = std::make_unique<CropAssembly>(shape_, [this](int z) { return decode_slice(z); });
+    assembly_ = std::make_unique<CropAssembly>(
+        shape_, [this](int z) { return decode_slice(z); }, options.waiting_crop_bytes);
   }
 
   void expect(const StackBox& box) override { assembly_->expect(box); }

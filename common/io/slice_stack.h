@@ -18,12 +18,14 @@
 //    no remaining crop needs it. Threads needing a slice that is being
 //    decoded wait for that decode;
 //  * a crop is handed out (and its buffer freed) once all its slices have
-//    been copied; crops of later splits wait, complete or partial, in memory.
+//    been copied; crops of later splits wait. Complete crops that would take
+//    the waiting crops past a memory budget wait in an unlinked temporary
+//    file instead, and are read back when their turn comes.
 // So every slice is decoded at most once, decoded slices live only while they
-// are copied (one per worker thread), and memory is bounded by the crops
-// still waiting (at most every announced crop; in practice the val and test
-// crops, ~30%), independent of the volume's size. A read never announced
-// decodes its own slices.
+// are copied (one per worker thread), and memory is bounded by the budget plus
+// the crops still being filled (those overlapping the slices in flight),
+// independent of the volume's size and of the number of crops. A read never
+// announced decodes its own slices.
 #include <array>
 #include <condition_variable>
 #include <cstddef>
@@ -57,12 +59,14 @@ struct StackBox {
 struct SliceStackOptions {
   std::string hdf5_dataset;                        // HDF5: dataset path; "" = the file's only 3D dataset
   std::size_t hdf5_chunk_cache_bytes = 64u << 20;  // HDF5 raw-data chunk cache per dataset
+  std::size_t waiting_crop_bytes = 256u << 20;     // folder: complete crops held in memory before spilling
 };
 
 struct SliceStackStats {
   std::size_t decodes = 0;             // slice decodes (folder) or hyperslab reads (HDF5)
   std::size_t peak_slices = 0;         // most decoded slices in memory at once (folder)
-  std::size_t peak_waiting_bytes = 0;  // most bytes of announced crops held at once (folder)
+  std::size_t peak_waiting_bytes = 0;  // most bytes of announced crops held in memory at once (folder)
+  std::size_t spilled_crops = 0;       // complete crops that waited on disk (folder)
 };
 
 class SliceStack {
@@ -96,7 +100,7 @@ std::unique_ptr<SliceStack> open_slice_stack(const std::filesystem::path& path, 
 class CropAssembly {
  public:
   using Decode = std::function<Image(int z)>;  // one whole slice; may throw
-  CropAssembly(StackShape shape, Decode decode);
+  CropAssembly(StackShape shape, Decode decode, std::size_t memory_budget = 256u << 20);
   ~CropAssembly();
 
   void expect(const StackBox& box);
@@ -107,7 +111,9 @@ class CropAssembly {
  private:
   struct Crop;
   enum class SliceState { Pending, Decoding, Done };
+  class SpillFile;
   void fill_slice(int z, std::unique_lock<std::mutex>& lock);
+  void spill_if_over_budget(Crop& crop);
   Image read_unannounced(const StackBox& box, std::uint8_t fill);
 
   StackShape shape_;
@@ -117,7 +123,8 @@ class CropAssembly {
   std::vector<SliceState> state_;                          // per slice
   std::vector<std::vector<std::shared_ptr<Crop>>> users_;  // per slice: announced crops containing it
   std::multimap<StackBox, std::shared_ptr<Crop>> crops_;
-  std::size_t slices_in_memory_ = 0, waiting_bytes_ = 0;
+  std::size_t slices_in_memory_ = 0, waiting_bytes_ = 0, memory_budget_;
+  std::unique_ptr<SpillFile> spill_;  // created by the first spill
   SliceStackStats stats_;
 };
 

@@ -95,6 +95,13 @@ class SynapseBuild(unittest.TestCase):
         for size in SIZES:
             self.assertEqual(sha256(self.root / "t1" / npz_name(FLAG, size)), sha256(self.root / "out" / npz_name(FLAG, size)))
 
+    def test_crops_spilled_to_disk_give_the_same_bytes(self):
+        # A zero budget sends every complete crop of a later split through the spill file.
+        build(self.root / "png", self.root / "spilled", "--threads", 2, "--set", "source.waiting_crops_mb=0")
+        for size in SIZES:
+            self.assertEqual(sha256(self.root / "spilled" / npz_name(FLAG, size)),
+                             sha256(self.root / "out" / npz_name(FLAG, size)))
+
     def test_hdf5_volume_gives_the_same_bytes_as_the_slice_folder(self):
         fixture.generate(self.root / "h5", storage="hdf5", metadata="json", neuron_ids=True, seed=5)
         build(self.root / "h5", self.root / "out-h5", "--threads", 2)

@@ -239,6 +239,44 @@ TEST(CropAssembly, EachSliceIsDecodedOnceWhateverTheReadOrder) {
   EXPECT_EQ(assembly.stats().peak_waiting_bytes, 3u * 8 * 8 * 4);
 }
 
+// Crops starting at every z; the "train" ones (even z) are read first, in z
+// order, so the odd ones complete while they wait for their split.
+struct InterleavedCrops {
+  std::vector<StackBox> train, test;
+  InterleavedCrops() {
+    for (int z = 0; z + 3 <= D; ++z) (z % 2 ? test : train).push_back({{z % 5, 2 * (z % 3), z}, {8, 8, 3}});
+  }
+  void read_all(CropAssembly& assembly) const {
+    for (const auto& b : train) assembly.expect(b);
+    for (const auto& b : test) assembly.expect(b);
+    for (const auto& b : train) expect_box(assembly.read(b, 0), b, 0);
+    for (const auto& b : test) expect_box(assembly.read(b, 3), b, 3);
+  }
+};
+constexpr std::size_t kCropBytes = 8 * 8 * 3;
+
+TEST(CropAssembly, CompleteCropsPastTheBudgetWaitOnDiskAndComeBackIntact) {
+  CountingSlices slices;
+  CropAssembly assembly(kShape, slices.decode(), kCropBytes);
+  const InterleavedCrops crops;
+  crops.read_all(assembly);  // expect_box checks every voxel, spilled or not
+  const auto stats = assembly.stats();
+  EXPECT_EQ(slices.decodes, D);
+  EXPECT_EQ(assembly.waiting_crops(), 0u);
+  EXPECT_GE(stats.spilled_crops, crops.test.size() - 2);
+  // In memory: the budget plus the crops a slice is being copied into (<= 3).
+  EXPECT_LE(stats.peak_waiting_bytes, kCropBytes + 3 * kCropBytes);
+}
+
+TEST(CropAssembly, UnderTheBudgetNothingIsSpilled) {
+  CountingSlices slices;
+  CropAssembly assembly(kShape, slices.decode());
+  const InterleavedCrops crops;
+  crops.read_all(assembly);
+  EXPECT_EQ(assembly.stats().spilled_crops, 0u);
+  EXPECT_GE(assembly.stats().peak_waiting_bytes, crops.test.size() * kCropBytes);
+}
+
 TEST(CropAssembly, IdenticalBoxesAndUnannouncedReadsBothWork) {
   CountingSlices slices;
   CropAssembly assembly(kShape, slices.decode());
