@@ -249,7 +249,8 @@ class EmSynapses final : public Converter {
     v.kernel = parse_resize_kernel(m.get_string("preprocess.resize_kernel", "spline"));
     SliceStackOptions o;
     o.hdf5_dataset = spec.dataset;
-    o.waiting_crop_bytes = static_cast<std::size_t>(m.get_number("source.waiting_crops_mb", 256) * (1 << 20));
+    o.waiting_crop_bytes = static_cast<std::size_t>(
+        m.get_number("source.waiting_crops_mb", static_cast<double>(o.waiting_crop_bytes >> 20)) * (1 << 20));
     v.stack = open_slice_stack(spec.volume, o);
     const auto& s = v.stack->shape();
     if (std::max({s.width, s.height, s.depth}) >= (1 << kAxisBits)) throw InputError(spec.volume, "volume too large");

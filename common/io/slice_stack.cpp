@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "common/core/error.h"
+#include "common/core/fd_io.h"
 #include "common/io/files.h"
 #include "common/io/image_file.h"
 
@@ -103,23 +104,13 @@ class CropAssembly::SpillFile {
 
   std::uint64_t append(const std::vector<std::uint8_t>& bytes) {
     const std::uint64_t at = end_;
-    for (std::size_t done = 0; done < bytes.size();) {
-      const ssize_t n = ::pwrite(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(at + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) fail(path_, "cannot write waiting crops (disk full?)");
-      done += static_cast<std::size_t>(n);
-    }
+    if (!pwrite_fully(fd_, bytes.data(), bytes.size(), at)) fail(path_, "cannot write waiting crops (disk full?)");
     end_ += bytes.size();
     return at;
   }
 
   void read(std::uint64_t at, std::vector<std::uint8_t>& bytes) const {
-    for (std::size_t done = 0; done < bytes.size();) {
-      const ssize_t n = ::pread(fd_, bytes.data() + done, bytes.size() - done, static_cast<off_t>(at + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) fail(path_, "cannot read back a waiting crop");
-      done += static_cast<std::size_t>(n);
-    }
+    if (!pread_fully(fd_, bytes.data(), bytes.size(), at)) fail(path_, "cannot read back a waiting crop");
   }
 
  private:

@@ -100,7 +100,7 @@ std::unique_ptr<SliceStack> open_slice_stack(const std::filesystem::path& path, 
 class CropAssembly {
  public:
   using Decode = std::function<Image(int z)>;  // one whole slice; may throw
-  CropAssembly(StackShape shape, Decode decode, std::size_t memory_budget = 256u << 20);
+  CropAssembly(StackShape shape, Decode decode, std::size_t memory_budget = SliceStackOptions{}.waiting_crop_bytes);
   ~CropAssembly();
 
   void expect(const StackBox& box);

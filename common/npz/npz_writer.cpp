@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <system_error>
 
+#include "common/core/fd_io.h"
 #include "common/npz/npy_format.h"
 #include "common/npz/zip_format.h"
 
@@ -60,14 +61,7 @@ class OutputFile {
 
   void patch(std::uint64_t offset, const std::uint8_t* p, std::size_t n) {
     flush();
-    while (n > 0) {
-      const ssize_t done = ::pwrite(fd_, p, n, static_cast<off_t>(offset));
-      if (done < 0 && errno == EINTR) continue;
-      if (done < 0) throw_errno(path_, "cannot write");
-      p += done;
-      n -= static_cast<std::size_t>(done);
-      offset += static_cast<std::uint64_t>(done);
-    }
+    if (!pwrite_fully(fd_, p, n, offset)) throw_errno(path_, "cannot write");
   }
 
   void sync_and_close() {
@@ -89,13 +83,7 @@ class OutputFile {
     buf_.clear();
   }
   void write_all(const std::uint8_t* p, std::size_t n) {
-    while (n > 0) {
-      const ssize_t done = ::write(fd_, p, n);
-      if (done < 0 && errno == EINTR) continue;
-      if (done < 0) throw_errno(path_, "cannot write");
-      p += done;
-      n -= static_cast<std::size_t>(done);
-    }
+    if (!write_fully(fd_, p, n)) throw_errno(path_, "cannot write");
   }
 
   fs::path path_;

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "common/core/error.h"
+#include "common/core/fd_io.h"
 #include "common/npz/zip_format.h"
 
 namespace mmb::zip {
@@ -94,16 +95,9 @@ Archive::~Archive() {
 void Archive::fail(const std::string& reason) const { throw InputError(path_, reason); }
 
 void Archive::read_at(std::uint64_t offset, void* dst, std::size_t n) const {
-  auto* p = static_cast<std::uint8_t*>(dst);
-  while (n > 0) {
-    const ssize_t got = ::pread(fd_, p, n, static_cast<off_t>(offset));
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) fail(std::string("read error: ") + std::strerror(errno));
-    if (got == 0) fail("truncated (read past the end of the file)");
-    p += got;
-    n -= static_cast<std::size_t>(got);
-    offset += static_cast<std::uint64_t>(got);
-  }
+  if (pread_fully(fd_, dst, n, offset)) return;
+  if (errno == 0) fail("truncated (read past the end of the file)");
+  fail(std::string("read error: ") + std::strerror(errno));
 }
 
 void Archive::read_central_directory() {

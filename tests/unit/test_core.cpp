@@ -1,6 +1,14 @@
-// The small shared pieces: split names, image indexing, progress output.
+// The small shared pieces: split names, image indexing, file-descriptor I/O,
+// progress output.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "common/core/fd_io.h"
 #include "common/core/image.h"
 #include "common/core/sample.h"
 #include "common/pipeline/progress.h"
@@ -40,4 +48,24 @@ TEST(Progress, PrintsNothingWhenDisabled) {
   Progress p("toymnist", 10, false);
   p.finish(10);
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+}
+
+TEST(FdIo, WholeBuffersAtOffsetsAndEndOfFileIsNotAnError) {
+  char name[] = "/tmp/mmb-fdio-XXXXXX";
+  const int fd = ::mkstemp(name);
+  ASSERT_GE(fd, 0);
+  ::unlink(name);
+  const std::string head = "0123456789", patch = "abc";
+  EXPECT_TRUE(write_fully(fd, head.data(), head.size()));
+  EXPECT_TRUE(pwrite_fully(fd, patch.data(), patch.size(), 4));
+  std::vector<char> back(head.size());
+  EXPECT_TRUE(pread_fully(fd, back.data(), back.size(), 0));
+  EXPECT_EQ(std::string(back.begin(), back.end()), "0123abc789");
+  EXPECT_FALSE(pread_fully(fd, back.data(), 4, 8));  // only 2 bytes left
+  EXPECT_EQ(errno, 0);
+  ::close(fd);
+  EXPECT_FALSE(pwrite_fully(fd, patch.data(), patch.size(), 0));
+  EXPECT_EQ(errno, EBADF);
+  EXPECT_FALSE(pread_fully(fd, back.data(), 1, 0));
+  EXPECT_EQ(errno, EBADF);
 }
