@@ -6,12 +6,22 @@
 
 namespace mmb {
 
+int center_crop_offset(int size, int crop) {
+  // torchvision.transforms.functional.center_crop: int(round((size - crop) / 2.0)),
+  // Python's round-half-to-even. An odd difference d = 2k + 1 puts the extra
+  // pixel at the start when k is odd, at the end when k is even.
+  const int d = size - crop;
+  int offset = d / 2;
+  if (d % 2 == 1 && offset % 2 == 1) ++offset;
+  return offset;
+}
+
 Image center_crop(const Image& in, int w, int h) {
   if (w > in.width || h > in.height || w <= 0 || h <= 0)
     throw std::invalid_argument("crop " + std::to_string(w) + "x" + std::to_string(h) +
                                 " does not fit in a " + std::to_string(in.width) + "x" +
                                 std::to_string(in.height) + " image");
-  const int x0 = (in.width - w) / 2, y0 = (in.height - h) / 2;
+  const int x0 = center_crop_offset(in.width, w), y0 = center_crop_offset(in.height, h);
   Image out(w, h, in.depth, in.channels);
   const std::size_t row = static_cast<std::size_t>(w) * in.channels;
   for (int z = 0; z < in.depth; ++z)

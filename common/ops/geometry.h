@@ -4,10 +4,14 @@
 
 namespace mmb {
 
-// Centre crop to w x h (2D). Offsets are floor((W - w) / 2) and
-// floor((H - h) / 2): an odd difference drops the extra pixel at the end
-// (MONAI's CenterSpatialCrop convention). Throws std::invalid_argument if the
-// crop is larger than the image.
+// The start of a centre crop of `crop` pixels in `size`, as torchvision's
+// CenterCrop computes it: int(round((size - crop) / 2)) with Python's
+// round-half-to-even (MedMNIST v1 cropped and resized with torchvision
+// transforms). 0 -> 0, 1 -> 0, 3 -> 2, 5 -> 2, 7 -> 4.
+int center_crop_offset(int size, int crop);
+
+// Centre crop to w x h (2D) at center_crop_offset on each axis. Throws
+// std::invalid_argument if the crop is larger than the image.
 Image center_crop(const Image& in, int w, int h);
 
 // Centre crop to a square whose side is the short edge.

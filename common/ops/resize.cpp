@@ -12,6 +12,7 @@
 #include <string>
 #include <tuple>
 
+#include "common/ops/pil_resample.h"
 #include "common/ops/resize_passes.h"
 #include "common/ops/resize_weights.h"
 
@@ -19,13 +20,22 @@ namespace mmb {
 
 using resize_detail::ResizeJob;
 
+const std::vector<ResizeKernel>& all_resize_kernels() {
+  static const std::vector<ResizeKernel> all{
+      ResizeKernel::Spline,     ResizeKernel::Area,       ResizeKernel::Linear,      ResizeKernel::Nearest,
+      ResizeKernel::PilNearest, ResizeKernel::PilBox,     ResizeKernel::PilBilinear, ResizeKernel::PilHamming,
+      ResizeKernel::PilBicubic, ResizeKernel::PilLanczos};
+  return all;
+}
+
+bool is_pil_kernel(ResizeKernel kernel) { return kernel >= ResizeKernel::PilNearest; }
+
 ResizeKernel parse_resize_kernel(std::string_view name) {
-  if (name == "spline") return ResizeKernel::Spline;
-  if (name == "area") return ResizeKernel::Area;
-  if (name == "linear") return ResizeKernel::Linear;
-  if (name == "nearest") return ResizeKernel::Nearest;
-  throw std::invalid_argument("unknown resize kernel '" + std::string(name) +
-                              "' (expected spline, area, linear or nearest)");
+  for (ResizeKernel k : all_resize_kernels())
+    if (resize_kernel_name(k) == name) return k;
+  std::string names;
+  for (ResizeKernel k : all_resize_kernels()) names += (names.empty() ? "" : ", ") + std::string(resize_kernel_name(k));
+  throw std::invalid_argument("unknown resize kernel '" + std::string(name) + "' (expected one of " + names + ")");
 }
 
 std::string_view resize_kernel_name(ResizeKernel kernel) {
@@ -34,15 +44,54 @@ std::string_view resize_kernel_name(ResizeKernel kernel) {
     case ResizeKernel::Area: return "area";
     case ResizeKernel::Linear: return "linear";
     case ResizeKernel::Nearest: return "nearest";
+    case ResizeKernel::PilNearest: return "pil-nearest";
+    case ResizeKernel::PilBox: return "pil-box";
+    case ResizeKernel::PilBilinear: return "pil-bilinear";
+    case ResizeKernel::PilHamming: return "pil-hamming";
+    case ResizeKernel::PilBicubic: return "pil-bicubic";
+    case ResizeKernel::PilLanczos: return "pil-lanczos";
   }
   return "?";
 }
+
+namespace {
+
+PilFilter pil_filter(ResizeKernel kernel) {
+  switch (kernel) {
+    case ResizeKernel::PilNearest: return PilFilter::Nearest;
+    case ResizeKernel::PilBox: return PilFilter::Box;
+    case ResizeKernel::PilBilinear: return PilFilter::Bilinear;
+    case ResizeKernel::PilHamming: return PilFilter::Hamming;
+    case ResizeKernel::PilBicubic: return PilFilter::Bicubic;
+    case ResizeKernel::PilLanczos: return PilFilter::Lanczos;
+    default: break;
+  }
+  throw std::invalid_argument("resize kernel '" + std::string(resize_kernel_name(kernel)) + "' is not a Pillow filter");
+}
+
+// Pillow's filters are 2D: a volume keeps its depth and is resized per slice.
+Image pil_resize_checked(const Image& in, int out_w, int out_h, int out_d, ResizeKernel kernel) {
+  if (out_d != in.depth)
+    throw std::invalid_argument("resize kernel '" + std::string(resize_kernel_name(kernel)) +
+                                "' resizes 2D images only (depth " + std::to_string(in.depth) + " -> " +
+                                std::to_string(out_d) + ")");
+  return pil_resize(in, out_w, out_h, pil_filter(kernel));
+}
+
+void reject_pil_for_float(ResizeKernel kernel) {
+  if (is_pil_kernel(kernel))
+    throw std::invalid_argument("resize kernel '" + std::string(resize_kernel_name(kernel)) +
+                                "' works on 8-bit images only");
+}
+
+}  // namespace
 
 std::shared_ptr<const AxisWeights> axis_weights(int n_in, int n_out, ResizeKernel kernel) {
   // The pipeline resizes from many TBB threads; a spline row costs a solve of
   // length n_in, so weights are built once per (n_in, n_out, kernel). Building
   // happens outside the lock: two threads may race to build the same entry,
   // the first insert wins and both get equal weights.
+  reject_pil_for_float(kernel);  // Pillow's taps are fixed point (pil_detail::pil_axis)
   using Key = std::tuple<int, int, ResizeKernel>;
   static std::mutex mutex;
   static std::map<Key, std::shared_ptr<const AxisWeights>> cache;
@@ -114,6 +163,7 @@ FloatImage to_float_image(const ResizeJob& job, ValueRange range) {
 
 FloatImage resize_float_impl(const FloatImage& in, int out_w, int out_h, int out_d, ResizeKernel kernel,
                              bool clip) {
+  reject_pil_for_float(kernel);
   const Shape shape{in.width, in.height, in.depth, in.channels};
   check_input(shape, in.data.size());
   const Shape out{out_w, out_h, out_d, in.channels};
@@ -139,6 +189,7 @@ Image resize(const Image& in, int out_w, int out_h, int out_d, ResizeKernel kern
   check_input(shape, in.pixels.size());
   const Shape out{out_w, out_h, out_d, in.channels};
   if (out == shape) return in;
+  if (is_pil_kernel(kernel)) return pil_resize_checked(in, out_w, out_h, out_d, kernel);
   std::vector<ResizeJob> jobs;
   jobs.push_back(make_job(shape, out, kernel));
   const ValueRange input_range = resize_detail::run_resize_jobs(in.pixels.data(), jobs);
@@ -149,6 +200,12 @@ std::vector<Image> resize_to_sizes(const Image& in, const std::vector<int>& size
   const Shape shape{in.width, in.height, in.depth, in.channels};
   check_input(shape, in.pixels.size());
   const bool flat = in.depth == 1;
+  if (is_pil_kernel(kernel)) {
+    std::vector<Image> out;
+    out.reserve(sizes.size());
+    for (int s : sizes) out.push_back(pil_resize_checked(in, s, s, flat ? 1 : s, kernel));
+    return out;
+  }
   // Sizes equal to the input are returned as the source pixels (PathMNIST at
   // 224); all the others share one pass over the input.
   std::vector<ResizeJob> jobs;

@@ -14,6 +14,10 @@
 //    linear when growing.
 //  * linear: linear interpolation on half-pixel coordinates (no anti-aliasing).
 //  * nearest: the input pixel containing the output pixel centre (masks).
+//  * pil-nearest, pil-box, pil-bilinear, pil-hamming, pil-bicubic, pil-lanczos:
+//    Pillow's Image.resize with that filter, bit for bit, in its own 8-bit
+//    fixed-point code (pil_resample.h). 2D only (a volume is resized slice by
+//    slice and keeps its depth); the float entry points reject them.
 //
 // Each axis is one precomputed sparse weight matrix (n_out x n_in), cached per
 // (n_in, n_out, kernel): the Gaussian, the spline prefilter and the spline
@@ -29,7 +33,15 @@
 
 namespace mmb {
 
-enum class ResizeKernel { Spline, Area, Linear, Nearest };
+enum class ResizeKernel {
+  Spline, Area, Linear, Nearest,
+  PilNearest, PilBox, PilBilinear, PilHamming, PilBicubic, PilLanczos
+};
+
+// True for the pil-* kernels.
+bool is_pil_kernel(ResizeKernel kernel);
+// Every kernel, in the order of the enum (for --help texts, benchmarks, compare --kernels).
+const std::vector<ResizeKernel>& all_resize_kernels();
 
 ResizeKernel parse_resize_kernel(std::string_view name);  // throws std::invalid_argument
 std::string_view resize_kernel_name(ResizeKernel);

@@ -57,7 +57,7 @@ class DoublyNestedWithQuirks(BuiltOnceAtEverySize, unittest.TestCase):
         self.assertEqual(nearest_centroid_accuracy(arrays["train_images"], arrays["train_labels"][:, 0], x, y), 1.0)
 
     def test_224_is_the_200_centre_crop_upsampled(self):
-        # The crop offsets are floor((w - 200) / 2), floor((h - 200) / 2), odd sizes included; the
+        # The crop offsets are torchvision's int(round((w - 200) / 2)), odd sizes included; the
         # upsampling matches scipy's cubic spline zoom (docs/architecture.md). A crop one pixel off
         # is far worse, so this pins the crop box.
         def zoomed(pixels, x0, y0):

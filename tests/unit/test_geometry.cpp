@@ -15,13 +15,16 @@ Image numbered(int w, int h, int c = 1) {
 
 }  // namespace
 
-TEST(CenterCrop, OddDifferenceDropsTheExtraPixelAtTheEnd) {
+TEST(CenterCrop, OffsetsAreTorchvisionsBankersRounding) {
   Image img = numbered(7, 4);
-  Image out = center_crop(img, 4, 3);  // x0 = floor(3/2) = 1, y0 = floor(1/2) = 0
+  Image out = center_crop(img, 4, 3);  // x0 = round(3/2) = round(1.5) = 2, y0 = round(0.5) = 0
   EXPECT_EQ(out.width, 4);
   EXPECT_EQ(out.height, 3);
-  EXPECT_EQ(out.at(0, 0), img.at(1, 0));
-  EXPECT_EQ(out.at(3, 2), img.at(4, 2));
+  EXPECT_EQ(out.at(0, 0), img.at(2, 0));
+  EXPECT_EQ(out.at(3, 2), img.at(5, 2));
+  // int(round(d / 2.0)) in Python for d = 0..9: 0 0 1 2 2 2 3 4 4 4.
+  const int expected[] = {0, 0, 1, 2, 2, 2, 3, 4, 4, 4};
+  for (int d = 0; d < 10; ++d) EXPECT_EQ(center_crop_offset(100 + d, 100), expected[d]) << d;
 }
 
 TEST(CenterCrop, SquareUsesTheShortEdge) {
@@ -29,7 +32,7 @@ TEST(CenterCrop, SquareUsesTheShortEdge) {
   Image out = center_crop_square(img);
   EXPECT_EQ(out.width, 360);
   EXPECT_EQ(out.height, 360);
-  EXPECT_EQ(out.at(0, 0, 0, 2), img.at(1, 0, 0, 2));
+  EXPECT_EQ(out.at(0, 0, 0, 2), img.at(2, 0, 0, 2));  // round(3 / 2) = 2
 }
 
 TEST(CenterCrop, RefusesACropLargerThanTheImage) {

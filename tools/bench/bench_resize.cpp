@@ -1,10 +1,13 @@
-// bench_resize: milliseconds per image of the spline resize on one thread.
+// bench_resize: milliseconds per image of a resize kernel on one thread.
 //   2D: 1024x1024 gray uint8 -> 28, 64, 128, 224 (each alone, then all four
 //       through resize_to_sizes, as the pipeline calls it);
-//   3D: 256^3 uint8 -> 28^3 and -> 64^3.
+//   3D: 256^3 uint8 -> 28^3 and -> 64^3 (not for the 2D-only pil-* kernels).
 // The weight cache is warmed first (it is built once per geometry per run); the
 // figures are the median (and minimum) of the timed repetitions.
-// Usage: bench_resize [kernel]   (spline | area | linear | nearest)
+// Usage: bench_resize [kernel]   (spline | area | linear | nearest | pil-*)
+//        bench_resize --compare  the 2D table of spline beside every pil-* kernel, with
+//                                each kernel's time as a multiple of spline's (RGB 600x450
+//                                too, DermaMNIST's source size)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/ops/geometry.h"
 #include "common/ops/resize.h"
 
 namespace {
@@ -57,7 +61,29 @@ void print(const std::string& what, Timing t) {
 
 }  // namespace
 
+// One row per kernel: the four MedMNIST sizes through resize_to_sizes, from a gray
+// 1024^2 (ChestMNIST) and an RGB 600x450 (DermaMNIST) image.
+int compare_kernels() {
+  const mmb::Image gray = synthetic(1024, 1024, 1);
+  const mmb::Image small = synthetic(600, 450, 1);
+  const mmb::Image rgb = mmb::to_channels(small, 3);
+  const std::vector<int> sizes{28, 64, 128, 224};
+  std::printf("%-14s %22s %8s %22s %8s\n", "kernel", "gray 1024^2 -> 4 sizes", "x spline", "RGB 600x450 -> 4 sizes",
+              "x spline");
+  double base_gray = 0, base_rgb = 0;
+  for (const char* name : {"spline", "pil-nearest", "pil-box", "pil-bilinear", "pil-hamming", "pil-bicubic", "pil-lanczos"}) {
+    const mmb::ResizeKernel k = mmb::parse_resize_kernel(name);
+    const Timing g = time_ms(50, [&] { mmb::resize_to_sizes(gray, sizes, k); });
+    const Timing c = time_ms(50, [&] { mmb::resize_to_sizes(rgb, sizes, k); });
+    if (k == mmb::ResizeKernel::Spline) base_gray = g.median, base_rgb = c.median;
+    std::printf("%-14s %19.3f ms %8.2f %19.3f ms %8.2f\n", name, g.median, g.median / base_gray, c.median,
+                c.median / base_rgb);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--compare") return compare_kernels();
   const mmb::ResizeKernel kernel = mmb::parse_resize_kernel(argc > 1 ? argv[1] : "spline");
   std::printf("kernel: %s, 1 thread\n", std::string(mmb::resize_kernel_name(kernel)).c_str());
 
@@ -73,6 +99,7 @@ int main(int argc, char** argv) {
   print("2D sum of the four calls", sum);
   print("2D resize_to_sizes {28,64,128,224}", time_ms(100, [&] { mmb::resize_to_sizes(img, sizes, kernel); }));
 
+  if (mmb::is_pil_kernel(kernel)) return 0;  // Pillow's filters are 2D
   const mmb::Image vol = synthetic(256, 256, 256);
   for (int s : {28, 64})
     print("3D 256^3 -> " + std::to_string(s) + "^3", time_ms(9, [&] { mmb::resize(vol, s, s, s, kernel); }));

@@ -15,6 +15,7 @@
 #include "common/npz/montage.h"
 #include "common/pipeline/build.h"
 #include "common/pipeline/check.h"
+#include "common/pipeline/compare.h"
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
@@ -34,6 +35,7 @@ const char* kUsageText =
     "  check DATASET --source DIR   validate a source tree; writes nothing\n"
     "  build DATASET... --source DIR --out DIR [options]\n"
     "  montage FILE.npz --split S   a grid of samples (PNG; GIF of slices for 3D)\n"
+    "  compare OURS.npz OTHER.npz   how close a build is to another file (e.g. the official one)\n"
     "Run 'medmnist-build <command> --help' for a command's options.\n";
 
 std::vector<int> parse_sizes(const std::string& text) {
@@ -217,6 +219,42 @@ int cmd_montage(int argc, char** argv) {
   return kOk;
 }
 
+// ---- compare (common/pipeline/compare.h): how close a build is to another file of the same dataset.
+// Exit 0 when both hold identical arrays, 1 when they differ.
+int cmd_compare(int argc, char** argv) {
+  po::options_description d("compare options");
+  d.add_options()("help,h", "show this help")("file", po::value<std::vector<std::string>>(), "OURS.npz OTHER.npz")(
+      "index-map", po::value<std::string>(), "MedMNIST's split,index,image_id CSV naming OTHER's samples")(
+      "json", "print the report as JSON")("flag", po::value<std::string>(), "dataset flag (default: from OURS's name)")(
+      "kernels", "rebuild a sample of --source with every resize kernel and rank them against OTHER")(
+      "source", po::value<std::string>(), "the raw dataset folder (for --kernels)")(
+      "manifests", po::value<std::string>(), "folder of manifests (default: the source tree's manifests/)")(
+      "set", po::value<std::vector<std::string>>()->composing(), "override a manifest value for --kernels")(
+      "samples", po::value<int>()->default_value(16), "samples rebuilt per kernel")(
+      "max-match", po::value<std::size_t>()->default_value(1000), "nearest-neighbour matching: samples per split and class")(
+      "list", po::value<std::size_t>()->default_value(10), "worst samples and label disagreements listed");
+  std::vector<std::string> files;
+  auto vm = parse(argc, argv, d, "file", &files);
+  if (vm.count("help")) return std::cout << "usage: medmnist-build compare OURS.npz OTHER.npz [options]\n" << d, kOk;
+  if (files.size() != 2) throw UsageError("compare takes OURS.npz and OTHER.npz");
+  mmb::CompareOptions o;
+  o.ours = files[0], o.other = files[1];
+  if (vm.count("index-map")) o.index_map = fs::path(vm["index-map"].as<std::string>());
+  if (vm.count("flag")) o.flag = vm["flag"].as<std::string>();
+  o.kernels = vm.count("kernels") > 0;
+  if (vm.count("source")) o.source = fs::path(vm["source"].as<std::string>());
+  if (o.kernels && !o.source) throw UsageError("--kernels needs --source DIR");
+  if (vm.count("manifests")) o.manifest_dir = fs::path(vm["manifests"].as<std::string>());
+  if (vm.count("set")) o.overrides = vm["set"].as<std::vector<std::string>>();
+  o.kernel_samples = vm["samples"].as<int>();
+  o.max_match = vm["max-match"].as<std::size_t>();
+  o.listed = vm["list"].as<std::size_t>();
+  const auto report = mmb::compare_npz(o);
+  std::cout << (vm.count("json") ? report.dump(1) + "\n" : mmb::format_compare_report(report));
+  return report["identical"].get<bool>() ? kOk : kInputError;
+}
+// ---- end compare
+
 int dispatch(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")
     return std::cout << kUsageText, argc < 2 ? kUsage : kOk;
@@ -225,6 +263,7 @@ int dispatch(int argc, char** argv) {
   if (cmd == "check") return cmd_check(argc - 1, argv + 1);
   if (cmd == "build") return cmd_build(argc - 1, argv + 1);
   if (cmd == "montage") return cmd_montage(argc - 1, argv + 1);
+  if (cmd == "compare") return cmd_compare(argc - 1, argv + 1);
   throw UsageError("unknown command '" + cmd + "'\n" + kUsageText);
 }
 
