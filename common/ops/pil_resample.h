@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/core/image.h"
@@ -33,6 +34,8 @@ enum class PilFilter { Nearest, Box, Bilinear, Hamming, Bicubic, Lanczos };
 
 // 2D resize of each slice (out depth = in depth). Any channel count.
 Image pil_resize(const Image& in, int out_w, int out_h, PilFilter filter);
+// Several output sizes (w, h) of one input, sharing the work on the input.
+std::vector<Image> pil_resize_to_sizes(const Image& in, const std::vector<std::pair<int, int>>& sizes, PilFilter filter);
 
 namespace pil_detail {
 

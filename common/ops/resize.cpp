@@ -200,10 +200,14 @@ std::vector<Image> resize_to_sizes(const Image& in, const std::vector<int>& size
   const Shape shape{in.width, in.height, in.depth, in.channels};
   check_input(shape, in.pixels.size());
   const bool flat = in.depth == 1;
-  if (is_pil_kernel(kernel)) {
+  if (is_pil_kernel(kernel) && flat) {
+    std::vector<std::pair<int, int>> squares;
+    for (int s : sizes) squares.emplace_back(s, s);
+    return pil_resize_to_sizes(in, squares, pil_filter(kernel));  // one transpose of the input for all sizes
+  }
+  if (is_pil_kernel(kernel)) {  // a volume: only a size equal to its depth can pass
     std::vector<Image> out;
-    out.reserve(sizes.size());
-    for (int s : sizes) out.push_back(pil_resize_checked(in, s, s, flat ? 1 : s, kernel));
+    for (int s : sizes) out.push_back(s == in.width && s == in.height && s == in.depth ? in : pil_resize_checked(in, s, s, s, kernel));
     return out;
   }
   // Sizes equal to the input are returned as the source pixels (PathMNIST at
