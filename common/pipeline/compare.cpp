@@ -443,7 +443,7 @@ json orientation_check(const NpzData& ours, const NpzData& other, const Pairing&
 json kernel_trial(const CompareOptions& o, const NpzData& other, const Pairing& pairing, const std::string& flag,
                   const Geometry& g) {
   if (!o.source) throw std::runtime_error("compare --kernels needs --source DIR (the raw dataset)");
-  const Converter* converter = find_converter(flag);
+  const Converter* converter = o.converter_for ? o.converter_for(flag) : nullptr;
   if (!converter) throw std::runtime_error("compare --kernels: no converter makes '" + flag + "'");
   Manifest m = o.manifest_dir ? load_manifest_for(flag, *o.manifest_dir) : load_manifest_for(flag);
   for (const auto& s : o.overrides) m.apply_override(s);

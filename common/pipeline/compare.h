@@ -19,6 +19,7 @@
 //     thumbnails; a pair counts when each is the other's nearest (unambiguous).
 #include <cstddef>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,6 +27,8 @@
 #include <nlohmann/json.hpp>
 
 namespace mmb {
+
+class Converter;
 
 struct CompareOptions {
   std::filesystem::path ours, other;
@@ -36,6 +39,9 @@ struct CompareOptions {
   std::optional<std::filesystem::path> source;
   std::optional<std::filesystem::path> manifest_dir;  // default: default_manifest_dir()
   std::vector<std::string> overrides;                 // --set key=value for the rebuild
+  // Finds the converter of a flag for --kernels (the CLI passes find_converter from
+  // converters/registry; the pipeline library does not depend on the registry).
+  std::function<const Converter*(const std::string& flag)> converter_for;
   int kernel_samples = 16;
   std::size_t max_match = 1000;  // nearest-neighbour matching: samples per split and class
   std::size_t listed = 10;       // worst samples / label disagreements listed

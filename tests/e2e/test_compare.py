@@ -176,5 +176,32 @@ class BusiCompare(unittest.TestCase):
         self.assertEqual(run("compare", self.ours, check=False).returncode, 2)
 
 
+class VolumeOrientation(unittest.TestCase):
+    """3D: an axis permutation of OTHER is named in np.transpose terms."""
+
+    def test_a_permuted_volume_file_is_flagged_with_the_axes_that_undo_it(self):
+        rng = np.random.default_rng(3)
+        z, y, x = np.mgrid[0:28, 0:28, 0:28]
+        arrays = {}
+        for split, n in zip(SPLITS, (6, 2, 2)):
+            vols = [np.clip(40 + 6 * z + 2 * y + (x > 5 + k) * 60 + rng.normal(0, 3, z.shape), 0, 255)
+                    for k in range(n)]
+            arrays[f"{split}_images"] = np.stack(vols).astype(np.uint8)
+            arrays[f"{split}_labels"] = (np.arange(n) % 2).astype(np.uint8)[:, None]
+        with tempfile.TemporaryDirectory(prefix="mmb-compare3d-") as tmp:
+            tmp = pathlib.Path(tmp)
+            (tmp / "a").mkdir(), (tmp / "b").mkdir()
+            np.savez(tmp / "a/vesselmnist3d.npz", **arrays)
+            permuted = {k: np.ascontiguousarray(v.transpose(0, 2, 3, 1)) if k.endswith("images") else v
+                        for k, v in arrays.items()}  # each volume np.transpose(v, (1, 2, 0))
+            np.savez(tmp / "b/vesselmnist3d.npz", **permuted)
+            code, report, proc = compare(tmp / "a/vesselmnist3d.npz", tmp / "b/vesselmnist3d.npz")
+        self.assertEqual(code, 1, proc.stderr)
+        self.assertEqual(report["orientation"]["best"], "np.transpose(v, (2,0,1))")  # undoes (1, 2, 0)
+        self.assertTrue(report["orientation"]["suspect"])
+        self.assertEqual(len(report["orientation"]["candidates"]), 6)
+        self.assertEqual(report["files"]["ours"]["info_md5"], INFO["vesselmnist3d"]["files"]["28"]["md5"])
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -230,9 +230,9 @@ int cmd_compare(int argc, char** argv) {
       "source", po::value<std::string>(), "the raw dataset folder (for --kernels)")(
       "manifests", po::value<std::string>(), "folder of manifests (default: the source tree's manifests/)")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a manifest value for --kernels")(
-      "samples", po::value<int>()->default_value(16), "samples rebuilt per kernel")(
-      "max-match", po::value<std::size_t>()->default_value(1000), "nearest-neighbour matching: samples per split and class")(
-      "list", po::value<std::size_t>()->default_value(10), "worst samples and label disagreements listed");
+      "samples", po::value<int>(), "samples rebuilt per kernel (default 16)")(
+      "max-match", po::value<std::size_t>(), "nearest-neighbour matching: samples per split and class (default 1000)")(
+      "list", po::value<std::size_t>(), "worst samples and label disagreements listed (default 10)");
   std::vector<std::string> files;
   auto vm = parse(argc, argv, d, "file", &files);
   if (vm.count("help")) return std::cout << "usage: medmnist-build compare OURS.npz OTHER.npz [options]\n" << d, kOk;
@@ -244,11 +244,12 @@ int cmd_compare(int argc, char** argv) {
   o.kernels = vm.count("kernels") > 0;
   if (vm.count("source")) o.source = fs::path(vm["source"].as<std::string>());
   if (o.kernels && !o.source) throw UsageError("--kernels needs --source DIR");
+  o.converter_for = [](const std::string& flag) { return mmb::find_converter(flag); };
   if (vm.count("manifests")) o.manifest_dir = fs::path(vm["manifests"].as<std::string>());
   if (vm.count("set")) o.overrides = vm["set"].as<std::vector<std::string>>();
-  o.kernel_samples = vm["samples"].as<int>();
-  o.max_match = vm["max-match"].as<std::size_t>();
-  o.listed = vm["list"].as<std::size_t>();
+  if (vm.count("samples")) o.kernel_samples = vm["samples"].as<int>();
+  if (vm.count("max-match")) o.max_match = vm["max-match"].as<std::size_t>();
+  if (vm.count("list")) o.listed = vm["list"].as<std::size_t>();
   const auto report = mmb::compare_npz(o);
   std::cout << (vm.count("json") ? report.dump(1) + "\n" : mmb::format_compare_report(report));
   return report["identical"].get<bool>() ? kOk : kInputError;
