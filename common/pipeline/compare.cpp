@@ -464,32 +464,47 @@ json kernel_trial(const CompareOptions& o, const NpzData& other, const Pairing& 
                              " (pairing needs ids: OURS's sidecar, or --index-map)");
   const std::size_t want = std::min<std::size_t>(usable.size(), static_cast<std::size_t>(std::max(1, o.kernel_samples)));
   for (std::size_t k = 0; k < want; ++k) picked.push_back(usable[k * usable.size() / want]);
+  // Samples outer, kernels inner: a unit (e.g. a CT volume) is read once per sample.
+  struct Trial {
+    std::string name;
+    Manifest manifest;
+    Agreement acc;
+    std::string error;
+  };
+  std::vector<Trial> trials;
+  for (ResizeKernel kernel : all_resize_kernels()) {
+    if (g.dim == 3 && is_pil_kernel(kernel)) continue;
+    Trial t{std::string(resize_kernel_name(kernel)), m, {}, {}};
+    t.manifest.apply_override("preprocess.resize_kernel=\"" + t.name + "\"");
+    trials.push_back(std::move(t));
+  }
+  for (const auto& [sample, pair] : picked) {
+    const auto unit = converter->read_unit(*sample, m);
+    const auto& b = other.splits[pair->split_b];
+    for (Trial& t : trials) {
+      if (!t.error.empty()) continue;
+      try {
+        const auto images = converter->render(*sample, t.manifest, {g.side}, unit.get());
+        if (images.empty() || images[0].pixels.size() != b.item_bytes)
+          throw std::runtime_error("the rebuilt sample does not have OTHER's shape");
+        t.acc.add(images[0].pixels.data(), b.image(pair->b), b.item_bytes);
+      } catch (const std::exception& ex) {
+        t.error = ex.what();
+      }
+    }
+  }
   json results = json::array();
   std::string best;
   double best_mad = std::numeric_limits<double>::infinity();
-  for (ResizeKernel kernel : all_resize_kernels()) {
-    if (g.dim == 3 && is_pil_kernel(kernel)) continue;
-    const std::string name(resize_kernel_name(kernel));
-    Manifest mk = m;
-    mk.apply_override("preprocess.resize_kernel=\"" + name + "\"");
-    Agreement acc;
-    try {
-      for (const auto& [sample, pair] : picked) {
-        const auto unit = converter->read_unit(*sample, mk);
-        const auto images = converter->render(*sample, mk, {g.side}, unit.get());
-        const auto& b = other.splits[pair->split_b];
-        if (images.empty() || images[0].pixels.size() != b.item_bytes)
-          throw std::runtime_error("the rebuilt sample does not have OTHER's shape");
-        acc.add(images[0].pixels.data(), b.image(pair->b), b.item_bytes);
-      }
-    } catch (const std::exception& ex) {
-      results.push_back({{"kernel", name}, {"error", ex.what()}});
+  for (const Trial& t : trials) {
+    if (!t.error.empty()) {
+      results.push_back({{"kernel", t.name}, {"error", t.error}});
       continue;
     }
-    json r = acc.to_json();
-    r["kernel"] = name;
+    json r = t.acc.to_json();
+    r["kernel"] = t.name;
     const double mad = r["mean_abs_diff"].get<double>();
-    if (mad < best_mad) best_mad = mad, best = name;
+    if (mad < best_mad) best_mad = mad, best = t.name;
     results.push_back(r);
   }
   return {{"samples", picked.size()}, {"results", results}, {"best", best}};
