@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <random>
 #include <string>
@@ -80,6 +81,29 @@ int compare_kernels() {
     std::printf("%-14s %12.3f (%8.3f) %8.2f %12.3f (%8.3f) %8.2f\n", name, g.median, g.min, g.median / base_gray,
                 c.median, c.min, c.median / base_rgb);
   }
+  // The Python peer: Debian's Pillow doing the same four resizes (what MedMNIST's
+  // torchvision pipeline runs), timed in its own process.
+  std::printf("\nPillow (python3-pil), same sizes and repetitions:\n");
+  std::fflush(stdout);
+  const std::string script =
+      "import time, numpy as np\n"
+      "from PIL import Image\n"
+      "rng = np.random.default_rng(7)\n"
+      "imgs = [Image.fromarray(rng.integers(0, 256, (1024, 1024), dtype=np.uint8)),\n"
+      "        Image.fromarray(rng.integers(0, 256, (450, 600, 3), dtype=np.uint8))]\n"
+      "for name in ('NEAREST', 'BOX', 'BILINEAR', 'HAMMING', 'BICUBIC', 'LANCZOS'):\n"
+      "    row = []\n"
+      "    for img in imgs:\n"
+      "        ms = []\n"
+      "        for _ in range(51):\n"
+      "            t = time.perf_counter()\n"
+      "            for s in (28, 64, 128, 224): img.resize((s, s), getattr(Image.Resampling, name))\n"
+      "            ms.append((time.perf_counter() - t) * 1e3)\n"
+      "        ms.sort()\n"
+      "        row.append('%12.3f (%8.3f)' % (ms[len(ms) // 2], ms[0]))\n"
+      "    print('%-14s %s %8s %s' % ('PIL ' + name.lower(), row[0], '', row[1]))\n";
+  const std::string cmd = "/usr/bin/python3 -c \"" + script + "\"";
+  if (std::system(cmd.c_str()) != 0) std::printf("(python3-pil not available)\n");
   return 0;
 }
 
