@@ -73,7 +73,7 @@ class SynapseBuild(unittest.TestCase):
 
     def test_group_subject_keeps_each_neuron_in_one_split(self):
         out = self.root / "by-neuron"
-        run("build", FLAG, "--source", self.root / "src", "--out", out, "--sizes", 28, "--group", "subject", "-q")
+        run("build", FLAG, "--source", self.root / "png", "--out", out, "--sizes", 28, "--group", "subject", "-q")
         side = sidecar(out, FLAG, 28)
         neurons = {s: {self.manifest["synapses"][i]["neuron"] for i in side["source_ids"][s]} - {""} for s in SPLITS}
         self.assertFalse(neurons["train"] & neurons["val"] or neurons["train"] & neurons["test"]
