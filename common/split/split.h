@@ -1,7 +1,9 @@
 #pragma once
 // Deterministic train/val/test assignment.
 //
-//  * grouped_ratio_split: groups (patients, lesions, volumes) never cross
+//  * per_class_ratio_split (below): MedMNIST's rule, the default of every
+//    dataset MedMNIST split by ratio (manifest split.method = "per-class").
+//  * grouped_ratio_split ("pooled"): groups (patients, lesions, volumes) never cross
 //    splits. Groups are ordered by a seeded hash of their name, so a group's
 //    split does not depend on the order in which the source lists it. Targets:
 //    n_val = round(N * r_val / sum), n_test = round(N * r_test / sum), train =
@@ -21,8 +23,8 @@
 //    Rounding rule (floor(N*r/sum + 0.5)) gives, for {7,1,2}:
 //      N = 780    -> 546 / 78 / 156
 //      N = 10015  -> 7010 / 1002 / 2003   (MedMNIST's DermaMNIST has
-//                    7007 / 1003 / 2005, so MedMNIST's own rounding, or its
-//                    split procedure, is unknown; use its index map to match)
+//                    7007 / 1003 / 2005: MedMNIST cut each class on its
+//                    own, see per_class_ratio_split below)
 //      N = 17092  -> 11965 / 1709 / 3418
 //      N = 236386 -> 165470 / 23639 / 47277
 //    and for {9,1,0}: N = 1200 -> 1080 / 120 / 0. A zero ratio always gives 0.
