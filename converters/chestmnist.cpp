@@ -1,8 +1,9 @@
 // ChestMNIST <- NIH ChestX-ray14 (sources.md §2, docs/datasets/chestmnist.md).
 //
 // Recipe: 1024x1024 PNG (L, or RGBA/LA/RGB converted to gray) -> plain resize.
-// Labels: the 14 Finding Labels columns in ChestMNIST order; "No Finding" is all
-// zeros. Split, first that applies: CheXNet lists, NIH lists + patient 7:1,
+// Labels: by default the CheXNet lists' 14-label vectors (the 2017 labels, which
+// MedMNIST used: issue #46); else, or without the lists, the Data_Entry file's
+// Finding Labels in ChestMNIST order ("No Finding" is all zeros). Split, first that applies: CheXNet lists, NIH lists + patient 7:1,
 // patient 7:1:2.
 #include <map>
 #include <optional>
@@ -116,6 +117,48 @@ std::pair<std::optional<fs::path>, std::optional<fs::path>> find_test_lists(cons
   return {chexnet, nih};
 }
 
+// The CheXNet lists' own 14-label vectors ("<name> <14 x 0/1>"), which are the
+// 2017 labels. MedMNIST's train labels are these: its atelectasis column has
+// 7,996 positives of 78,468 (MedMNIST issue #46), the count of train_list.txt;
+// Data_Entry_2017_v2020.csv adds labels to 181 images (24 of them atelectasis).
+// Malformed rows are problems naming file and line.
+std::map<std::string, std::vector<std::uint8_t>> read_list_labels(const fs::path& file, std::size_t width,
+                                                                  Enumeration& e) {
+  std::map<std::string, std::vector<std::uint8_t>> labels;
+  const auto lines = read_lines(file);
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    const auto words = split_whitespace(lines[i]);
+    if (words.empty()) continue;
+    std::vector<std::uint8_t> label;
+    for (std::size_t k = 1; k < words.size(); ++k)
+      if (words[k] == "0" || words[k] == "1") label.push_back(words[k] == "1");
+    if (words.size() != width + 1 || label.size() != width) {
+      e.problems.push_back({file.filename().string() + ":" + std::to_string(i + 1),
+                            "expected an image name and " + std::to_string(width) + " labels of 0 or 1"});
+      continue;
+    }
+    labels[words[0]] = std::move(label);
+  }
+  return labels;
+}
+
+// source.labels = "chexnet-lists" (default): the lists' vectors replace the
+// Data_Entry labels; the images whose Data_Entry labels differ are counted in a note.
+void take_list_labels(const std::vector<fs::path>& lists, Enumeration& e, const fs::path& source) {
+  std::map<std::string, std::vector<std::uint8_t>> labels;
+  for (const auto& file : lists) labels.merge(read_list_labels(file, e.samples.empty() ? 14 : e.samples[0].label.size(), e));
+  std::size_t differ = 0;
+  for (auto& s : e.samples) {
+    auto it = labels.find(s.id);
+    if (it == labels.end()) continue;
+    differ += it->second != s.label;
+    s.label = it->second;
+  }
+  e.notes.push_back("labels from the CheXNet lists (2017 labels); " + std::to_string(differ) +
+                    " images have other labels in the Data_Entry file (" + display_path(lists.front().parent_path(), source) +
+                    ")");
+}
+
 void apply_fixed_splits(const fs::path& source, const Manifest& m, Enumeration& e) {
   const auto train = find_file_named(source, "train_list.txt"), val = find_file_named(source, "val_list.txt"),
              train_val = find_file_named(source, "train_val_list.txt");
@@ -125,6 +168,7 @@ void apply_fixed_splits(const fs::path& source, const Manifest& m, Enumeration& 
     for (auto [file, split] : {std::pair{*train, Split::Train}, {*val, Split::Val}, {*chexnet_test, Split::Test}})
       for (const auto& name : read_name_list(file)) fixed[name] = split;
     e.split_rule = "CheXNet lists (train_list.txt, val_list.txt, test_list.txt)";
+    if (m.get_string("source.labels", "chexnet-lists") == "chexnet-lists") take_list_labels({*train, *val, *chexnet_test}, e, source);
   } else if (train_val && nih_test) {
     for (const auto& name : read_name_list(*nih_test)) fixed[name] = Split::Test;
     const auto r = m.get_numbers("split.train_val_ratios", {7, 1, 0});

@@ -155,7 +155,7 @@ class Ham10000 final : public Converter {
     if (!listed.empty()) e.notes.push_back("images in " + listed);  // both parts folders, or the ISIC input
     const auto r = m.get_numbers("split.ratios", {7, 1, 2});
     e.ratios = {r.at(0), r.at(1), r.at(2)};
-    e.split_rule = "7:1:2 of all images, by lesion_id unless --group none";
+    e.split_rule = "7:1:2 of all images (lesions kept whole with --group subject)";
     return e;
   }
 

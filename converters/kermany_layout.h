@@ -219,7 +219,7 @@ inline Enumeration enumerate_source(const fs::path& source, const Manifest& m, c
   const auto r = m.get_numbers("split.ratios", {9, 1, 0});
   e.ratios = {r.at(0), r.at(1), r.at(2)};
   e.split_rule = "source test folder is test; source train" + std::string(val_folder ? " + Kaggle val" : "") +
-                 " split into train/val by patient, ratios " + ratio_text(e.ratios);
+                 " split into train/val, ratios " + ratio_text(e.ratios);
   return e;
 }
 

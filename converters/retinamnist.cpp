@@ -222,7 +222,7 @@ class DeepDRiDRegularFundus final : public Converter {
                         "of the id (the filled one is used): " + joined(mismatched));
     const auto r = m.get_numbers("split.train_val_ratios", {9, 1, 0});
     e.ratios = {r.at(0), r.at(1), r.at(2)};
-    e.split_rule = "regular-fundus-training 9:1 by patient into train/val; regular-fundus-validation is test";
+    e.split_rule = "regular-fundus-training 9:1 into train/val; regular-fundus-validation is test";
     return e;
   }
 

@@ -225,7 +225,8 @@ class EmSynapses final : public Converter {
     if (!padded.empty()) e.notes.push_back(padding_note(padded, volume.fill));
     const auto r = m.get_numbers("split.ratios", {7, 1, 2});
     e.ratios = {r.at(0), r.at(1), r.at(2)};
-    e.split_rule = column_present(synapses) ? "7:1:2 of the synapses (neuron_id groups)" : "7:1:2 of the synapses";
+    e.split_rule = column_present(synapses) ? "7:1:2 of the synapses (neuron_id groups with --group subject)"
+                                            : "7:1:2 of the synapses";
     remember(spec.volume, std::move(volume));
     return e;
   }

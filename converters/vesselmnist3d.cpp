@@ -7,10 +7,12 @@
 // isotropic pitch, voxelised afresh at every size (28³, and 64³ "voxelized
 // directly" as MedMNIST+ did; on_medmnist_plus.md), values 0/255.
 // A segment that cannot be closed or encloses no volume is an InputError (a
-// recorded skip with --on-error skip): MedMNIST lost one of IntrA's 1,909
-// segments, a blank sample removed in v2.2.4 (medmnist-format.md §1.4, §5).
-// Split: 7:1:2 grouped by model AN<id>, so no brain crosses splits; --group
-// none gives MedMNIST's image-level split.
+// recorded skip with --on-error skip). A closed segment whose grid comes out
+// empty is a blank sample: dropped after the split (split.drop_blank), as
+// MedMNIST v2.2.4 removed one blank sample (val 192 -> 191).
+// Split: MedMNIST's per-class 7:1:2 of the segments, image by image (1,694 +
+// 215 -> 1,335 / 192 / 382, common/split/split.h); --group subject keeps each
+// model AN<id> in one split.
 #include <map>
 #include <optional>
 #include <regex>
@@ -131,10 +133,22 @@ class IntraVessels final : public Converter {
   std::vector<Image> render(const Sample& s, const Manifest& m, const std::vector<int>& sizes,
                             const UnitData*) const override {
     const auto mesh = read_obj_mesh(s.path);
+    RepairedMesh closed;
     try {
-      const RepairedMesh closed = repair_to_watertight(mesh, repair_params(m));
+      closed = repair_to_watertight(mesh, repair_params(m));
+    } catch (const MeshRepairError& err) {
+      throw InputError(s.path, err.what());
+    }
+    try {
       return voxelize_solid(closed.surface, sizes, voxelize_params(m));
     } catch (const MeshRepairError& err) {
+      // A closed mesh whose grid comes out empty is a blank sample. MedMNIST
+      // v2.2.4 removed its one blank VesselMNIST3D sample (val 192 -> 191, the
+      // 1,909 IntrA segments -> 1,908; medmnist CHANGELOG / INFO counts), so by
+      // default such a sample is dropped after the split, not reported as bad input.
+      if (m.get_bool("split.drop_blank", true))
+        throw SampleDropped("blank voxelisation (" + std::string(err.what()) +
+                            "); dropped like the blank sample MedMNIST v2.2.4 removed");
       throw InputError(s.path, err.what());
     }
   }

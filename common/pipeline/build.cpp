@@ -139,6 +139,14 @@ nlohmann::ordered_json sidecar_json(const Job& job, const BuildOptions& o, const
                        {"on_error", o.on_error == OnError::Fail ? "fail" : "skip"},
                        {"index_map", o.index_map ? o.index_map->string() : ""},
                        {"split_rule", plan.rule}};
+  doc["split"] = {{"rule", plan.rule},
+                  {"method", plan.method.empty() ? "index map" : plan.method},
+                  {"ratios", plan.ratios},
+                  {"ratios_from", plan.ratios_from},
+                  {"seed", plan.seed},
+                  {"seed_from", plan.seed_from},
+                  {"group", plan.grouped ? "subject" : "none"},
+                  {"group_from", plan.group_from}};
   doc["counts"] = {{"train", r.counts[0]}, {"val", r.counts[1]}, {"test", r.counts[2]}};
   doc["official_counts"] = {{"train", m.official_counts[0]}, {"val", m.official_counts[1]}, {"test", m.official_counts[2]}};
   auto& ids = doc["source_ids"];

@@ -41,6 +41,13 @@ struct SplitPlan {
   std::string rule;                       // in words, for the report and sidecar
   std::vector<std::string> dropped;       // enumerated but left out (index map, lists)
   std::vector<std::string> not_in_source; // named by an index map or list, never enumerated
+  // What really decided the unassigned samples (recorded in the sidecar), and
+  // where each setting came from ("manifest", or the CLI flag that changed it).
+  std::string method;                     // "per-class" (MedMNIST's rule), "pooled", or "" (index map)
+  std::array<double, 3> ratios{};
+  std::uint64_t seed = 0;
+  std::string seed_from, group_from, ratios_from;
+  bool grouped = false;
 };
 SplitPlan plan_splits(Enumeration enumeration, const Manifest& manifest, const BuildOptions& options);
 

@@ -50,9 +50,18 @@ SplitPlan plan_splits(Enumeration e, const Manifest& m, const BuildOptions& o) {
     plan.rule = "index map " + o.index_map->string() + " (membership and order)";
     return plan;
   }
-  const bool grouped = o.group_by_subject.value_or(m.get_string("split.group", "subject") != "none");
-  const auto seed = o.seed.value_or(static_cast<std::uint64_t>(m.get_number("split.seed", 0)));
+  plan.grouped = o.group_by_subject.value_or(m.get_string("split.group", "subject") != "none");
+  plan.group_from = o.group_by_subject ? "--group" : "manifest";
+  plan.seed = o.seed.value_or(static_cast<std::uint64_t>(m.get_number("split.seed", 0)));
+  plan.seed_from = o.seed ? "--seed" : "manifest";
+  // "per-class" is MedMNIST's rule (common/split/split.h); "pooled" the older
+  // round-half-up split of all samples at once, kept for manifests without the key.
+  plan.method = m.get_string("split.method", "pooled");
+  if (plan.method != "per-class" && plan.method != "pooled")
+    throw std::runtime_error(m.file.string() + ": split.method must be \"per-class\" or \"pooled\", got \"" +
+                             plan.method + "\"");
   auto ratios = o.ratios.value_or(e.ratios);
+  plan.ratios_from = o.ratios ? "--split ratio:..." : "converter (manifest)";
   switch (o.split_mode) {
     case SplitMode::Source:
       plan.rule = e.split_rule;
@@ -60,6 +69,7 @@ SplitPlan plan_splits(Enumeration e, const Manifest& m, const BuildOptions& o) {
     case SplitMode::Ratio:
       for (auto& s : e.samples) s.split = Split::Unassigned;
       if (!o.ratios) ratios = ratios_from(m.get_numbers("split.ratios", {7, 1, 2}), m, "ratios");
+      if (!o.ratios) plan.ratios_from = "manifest split.ratios (--split ratio)";
       plan.rule = "ratio split of all samples (--split ratio)";
       break;
     case SplitMode::Lists:
@@ -67,8 +77,11 @@ SplitPlan plan_splits(Enumeration e, const Manifest& m, const BuildOptions& o) {
       plan.rule = "list files in " + o.lists_dir.string();
       break;
   }
-  grouped_ratio_split(e.samples, ratios, seed, grouped);
-  plan.rule += grouped ? "; unassigned samples split by subject" : "; unassigned samples split by image";
+  plan.ratios = ratios;
+  if (plan.method == "per-class") per_class_ratio_split(e.samples, ratios, plan.seed, plan.grouped);
+  else grouped_ratio_split(e.samples, ratios, plan.seed, plan.grouped);
+  plan.rule += std::string("; unassigned samples split ") + (plan.method == "per-class" ? "per class, " : "pooled, ") +
+               (plan.grouped ? "by subject" : "image by image");
   plan.samples = std::move(e.samples);
   order_by_split_then_id(plan.samples);
   return plan;

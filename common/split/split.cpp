@@ -146,6 +146,62 @@ void grouped_ratio_split(std::vector<Sample>& samples, const std::array<double, 
   }
 }
 
+// ------------------------------------------------ MedMNIST's per-class rule --
+
+ClassCut medmnist_class_cut(std::size_t n, const std::array<double, 3>& ratios) {
+  check_ratios(ratios);
+  ClassCut cut;
+  if (n == 0) return cut;
+  const double sum = ratios[0] + ratios[1] + ratios[2];
+  if (sum <= 0) throw std::invalid_argument("split ratios sum to zero");
+  // Integer ratios give the correctly rounded fractions, i.e. the very doubles
+  // Python's literals 0.7, 0.8, 0.9 denote; one multiply, then truncation.
+  const double c1 = ratios[0] / sum, c2 = (ratios[0] + ratios[1]) / sum;
+  const auto truncated = [n](double c) {
+    return std::min(static_cast<std::size_t>(static_cast<double>(n) * c), n);
+  };
+  cut.train = truncated(c1);
+  const std::size_t train_val = std::max(truncated(c2), cut.train);
+  cut.val = train_val - cut.train;
+  cut.test = n - train_val;
+  return cut;
+}
+
+namespace {
+
+// The label a group is stratified by: its most frequent label vector, ties to
+// the smallest (std::map order), so a group of one sample takes that label.
+std::vector<std::uint8_t> stratum_label(const Group& g, const std::vector<Sample>& samples) {
+  std::map<std::vector<std::uint8_t>, std::size_t> count;
+  for (std::size_t i : g.members) ++count[samples[i].label];
+  auto best = count.begin();
+  for (auto it = count.begin(); it != count.end(); ++it)
+    if (it->second > best->second) best = it;
+  return best->first;
+}
+
+}  // namespace
+
+void per_class_ratio_split(std::vector<Sample>& samples, const std::array<double, 3>& ratios,
+                           std::uint64_t seed, bool group_by_subject) {
+  check_ratios(ratios);
+  // Groups come in hash order; bucketing keeps that order inside each stratum.
+  std::map<std::vector<std::uint8_t>, std::vector<Group>> strata;
+  for (Group& g : collect_groups(samples, seed, group_by_subject))
+    strata[stratum_label(g, samples)].push_back(std::move(g));
+  for (auto& [label, groups] : strata) {
+    std::size_t n = 0;
+    for (const Group& g : groups) n += g.members.size();
+    const ClassCut cut = medmnist_class_cut(n, ratios);
+    fill(groups, cut.test, Split::Test);
+    fill(groups, cut.val, Split::Val);
+    for (Group& g : groups) {
+      if (g.split == Split::Unassigned) g.split = Split::Train;
+      for (std::size_t i : g.members) samples[i].split = g.split;
+    }
+  }
+}
+
 // ------------------------------------------------------------- text files --
 
 // ------------------------------------------------------------- list files --

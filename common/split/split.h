@@ -1,7 +1,9 @@
 #pragma once
 // Deterministic train/val/test assignment.
 //
-//  * grouped_ratio_split: groups (patients, lesions, volumes) never cross
+//  * per_class_ratio_split (below): MedMNIST's rule, the default of every
+//    dataset MedMNIST split by ratio (manifest split.method = "per-class").
+//  * grouped_ratio_split ("pooled"): groups (patients, lesions, volumes) never cross
 //    splits. Groups are ordered by a seeded hash of their name, so a group's
 //    split does not depend on the order in which the source lists it. Targets:
 //    n_val = round(N * r_val / sum), n_test = round(N * r_test / sum), train =
@@ -21,8 +23,8 @@
 //    Rounding rule (floor(N*r/sum + 0.5)) gives, for {7,1,2}:
 //      N = 780    -> 546 / 78 / 156
 //      N = 10015  -> 7010 / 1002 / 2003   (MedMNIST's DermaMNIST has
-//                    7007 / 1003 / 2005, so MedMNIST's own rounding, or its
-//                    split procedure, is unknown; use its index map to match)
+//                    7007 / 1003 / 2005: MedMNIST cut each class on its
+//                    own, see per_class_ratio_split below)
 //      N = 17092  -> 11965 / 1709 / 3418
 //      N = 236386 -> 165470 / 23639 / 47277
 //    and for {9,1,0}: N = 1200 -> 1080 / 120 / 0. A zero ratio always gives 0.
@@ -59,6 +61,35 @@ SplitTargets split_targets(std::size_t n, const std::array<double, 3>& ratios);
 // (keyed by its id). With group_by_subject = false every sample is its own group.
 void grouped_ratio_split(std::vector<Sample>& samples, const std::array<double, 3>& ratios,
                          std::uint64_t seed, bool group_by_subject = true);
+
+// ------------------------------------------------ MedMNIST's per-class rule --
+// The official counts are reproduced only by cutting each class on its own,
+// image by image: with cumulative fractions c1 = r0/sum and c2 = (r0+r1)/sum
+// (0.7 and 0.8 for 7:1:2, 0.9 and 1.0 for 9:1:0), a class of n images gives
+//   train = int(n * c1), val = int(n * c2) - int(n * c1), test = the rest,
+// in IEEE double and truncated exactly like Python's int(n * 0.7)
+// (int(1420 * 0.7) == 993 where 1420 * 7 / 10 is 994). At the sources' real class
+// sizes this yields DermaMNIST 7007/1003/2005, BloodMNIST 11959/1712/3421,
+// BreastMNIST 546/78/156, PathMNIST 89996/10004, OCTMNIST 97477/10832,
+// PneumoniaMNIST 4708/524 and VesselMNIST3D 1335/192/382 (before the blank
+// sample drop): see tests/unit/test_split_medmnist.cpp and docs/datasets/.
+struct ClassCut {
+  std::size_t train = 0, val = 0, test = 0;
+};
+// Throws std::invalid_argument like split_targets for bad ratios.
+ClassCut medmnist_class_cut(std::size_t n, const std::array<double, 3>& ratios);
+
+// Assigns every Unassigned sample, class by class (a class is one label
+// vector), with medmnist_class_cut. Inside a class the order before the cut is
+// a seeded, portable shuffle: ascending group_hash(seed, "i:" + id), ties by
+// id, so it depends on neither the input order nor the platform.
+// With group_by_subject, samples sharing a subject form a group that never
+// crosses splits: each group joins the stratum of its most frequent label
+// (ties: the smallest label), and within a stratum the groups fill test, then
+// val, in group_hash order up to that stratum's per-class cut (as
+// grouped_ratio_split does), so each class lands within one group of the cut.
+void per_class_ratio_split(std::vector<Sample>& samples, const std::array<double, 3>& ratios,
+                           std::uint64_t seed, bool group_by_subject = false);
 
 // Reads a list file: first token of each non-empty line. Tolerates CRLF, a
 // UTF-8 BOM and a missing final newline. Throws InputError(file, "cannot read").

@@ -334,14 +334,25 @@ class KermanyBuiltOnceCases(KermanyDataset, BuiltOnceAtEverySize):
     def test_test_folder_is_the_test_split_and_train_is_split_nine_to_one(self):
         expected_test = sorted(n for n, i in self.images.items() if i["split"] == "test")
         self.assertEqual(self.side["source_ids"]["test"], expected_test)
-        n_val, n_train = len(self.side["source_ids"]["val"]), len(self.side["source_ids"]["train"])
-        self.assertGreater(n_val, 0)
-        self.assertAlmostEqual(n_val / (n_val + n_train), 0.1, delta=0.06)
+        self.assertGreater(len(self.side["source_ids"]["val"]), 0)
+        # MedMNIST's rule: int(n * 0.9) of each class's train-folder images, image by image.
+        assert_per_class_cut(self, self.side, lambda i: self.images[i]["label"], [9, 1, 0], splits=("train", "val"))
         self.assertIn("9:1", self.side["parameters"]["split_rule"])
+        self.assertIn("per class, image by image", self.side["parameters"]["split_rule"])
+
+    def grouped_side(self):
+        """The size-28 sidecar of a second build with --group subject (patient-level), built once."""
+        cls = type(self)
+        if not hasattr(cls, "_grouped_side"):
+            cls.build(cls.src, cls.root / "out-grouped", "--sizes", 28, "--group", "subject")
+            cls._grouped_side = sidecar(cls.root / "out-grouped", cls.FLAG, 28)
+        return cls._grouped_side
 
     def subjects_by_split(self):
-        """{split: patients in it}; train and val never share one (asserted here)."""
-        subjects = {s: {self.images[i]["subject"] for i in self.side["source_ids"][s]} for s in SPLITS}
+        """{split: patients in it} with --group subject; train and val never share one (asserted here)."""
+        side = self.grouped_side()
+        self.assertEqual((side["split"]["group"], side["split"]["group_from"]), ("subject", "--group"))
+        subjects = {s: {self.images[i]["subject"] for i in side["source_ids"][s]} for s in SPLITS}
         self.assertFalse(subjects["train"] & subjects["val"])
         return subjects
 
@@ -479,3 +490,18 @@ class KermanyBadInputCases(KermanyDataset):
                    "--set", "source.numbering_gaps=missing", check=False)
         self.assertEqual(proc.returncode, 1)
         self.assertIn(name, proc.stderr)
+
+
+def assert_per_class_cut(test, side, label_of, ratios, splits=("train", "val", "test")):
+    """Each class's counts over `splits` (the ones the rule assigned) are MedMNIST's per-class cut
+    (tools/fixtures/fixture_common.medmnist_class_cut: int(n*0.7), int(n*0.8) - int(n*0.7), rest)."""
+    cut = load_tool("fixture_common").medmnist_class_cut
+    per_class = {}
+    for split in splits:
+        for i in side["source_ids"][split]:
+            per_class.setdefault(label_of(i), dict.fromkeys(("train", "val", "test"), 0))[split] += 1
+    test.assertTrue(per_class)
+    for label, got in per_class.items():
+        test.assertEqual(got, dict(zip(("train", "val", "test"), cut(sum(got.values()), ratios))), label)
+    split = side["split"]
+    test.assertEqual((split["method"], split["ratios"]), ("per-class", list(map(float, ratios))))

@@ -5,7 +5,7 @@ import numpy as np
 import scipy.ndimage as ndi
 from PIL import Image
 
-from mmbtest import (SPLITS, BuiltOnceAtEverySize, TempDirTest, all_ids, assert_arrays, assert_check_missing,
+from mmbtest import (assert_per_class_cut, SPLITS, BuiltOnceAtEverySize, TempDirTest, all_ids, assert_arrays, assert_check_missing,
                      assert_failed_naming, assert_index_map_applied, assert_label_names_equal_info,
                      assert_official_loader_reads, assert_skipped, load_npz, load_tool, nearest_centroid_accuracy, run,
                      sidecar, split_counts, truncated_build, write_index_map, write_reorder_and_drop_map)
@@ -43,8 +43,10 @@ class DoublyNestedWithQuirks(BuiltOnceAtEverySize, unittest.TestCase):
     def test_every_image_split_7_1_2_image_by_image(self):
         ids = self.side["source_ids"]
         self.assertEqual(sorted(all_ids(self.side)), sorted(self.manifest["images"]))
-        self.assertEqual([len(ids[s]) for s in SPLITS], [28, 4, 8])  # 40 images: round(4.0), round(8.0)
-        self.assertIn("image by image", self.side["parameters"]["split_rule"])
+        # 5 images a class: int(5 * 0.7) = 3 train, int(5 * 0.8) - 3 = 1 val, 1 test (MedMNIST's per-class cut).
+        self.assertEqual([len(ids[s]) for s in SPLITS], [24, 8, 8])
+        assert_per_class_cut(self, self.side, lambda i: self.manifest["images"][i]["label"], [7, 1, 2])
+        self.assertIn("per class, image by image", self.side["parameters"]["split_rule"])
 
     def test_labels_follow_the_class_folders_and_stay_with_their_images(self):
         arrays = self.files[28]

@@ -310,5 +310,52 @@ class CommandLine(TempDirTest):
         self.assertEqual(side["manifest"]["content"]["preprocess"]["resize_kernel"], "nearest")
 
 
+class LabelSource(TempDirTest):
+    """The CheXNet lists' own vectors (the 2017 labels) are the default labels; Data_Entry on request."""
+
+    def setUp(self):
+        super().setUp()
+        self.m = fixture.generate(self.tmp / "src", layout="box", lists="chexnet")
+        # Drop one label from one image in train_list.txt, as v2020 added labels the lists lack.
+        self.train_list = next((self.tmp / "src").rglob("train_list.txt"))
+        lines = self.train_list.read_text().splitlines()
+        k = next(k for k, line in enumerate(lines) if "1" in line.split()[1:])
+        words = lines[k].split()
+        self.name, self.column = words[0], words[1:].index("1")
+        words[1 + self.column] = "0"
+        self.list_label = [int(w) for w in words[1:]]
+        lines[k] = " ".join(words)
+        self.train_list.write_text("\n".join(lines) + "\n")
+
+    def label_of(self, out, name):
+        side = sidecar(out, FLAG, 28)
+        k = side["source_ids"]["train"].index(name)
+        return load_npz(out / "chestmnist.npz")[0]["train_labels"][k].tolist(), side
+
+    def test_default_takes_the_list_vectors_and_counts_the_differences(self):
+        run("build", FLAG, "--source", self.tmp / "src", "--out", self.tmp / "out", "--sizes", 28, "-q")
+        label, side = self.label_of(self.tmp / "out", self.name)
+        self.assertEqual(label, self.list_label)
+        self.assertIn("labels from the CheXNet lists (2017 labels); 1 images have other labels in the Data_Entry "
+                      "file", " ".join(side["warnings"]))
+
+    def test_data_entry_labels_on_request(self):
+        run("build", FLAG, "--source", self.tmp / "src", "--out", self.tmp / "out", "--sizes", 28, "-q",
+            "--set", "source.labels=data-entry")
+        label, side = self.label_of(self.tmp / "out", self.name)
+        self.assertEqual(label, self.m["images"][self.name]["labels"])
+        self.assertEqual(label[self.column], 1)
+        self.assertFalse(any("CheXNet lists (2017 labels)" in w for w in side["warnings"]))
+
+    def test_malformed_list_row_names_file_and_line(self):
+        with self.train_list.open("a") as f:
+            f.write("00099999_000.png 0 1\n")
+        proc = run("build", FLAG, "--source", self.tmp / "src", "--out", self.tmp / "out", "--sizes", 28, "-q",
+                   check=False)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        n = len(self.train_list.read_text().splitlines())
+        self.assertIn(f"train_list.txt:{n}", proc.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

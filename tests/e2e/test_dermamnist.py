@@ -9,6 +9,7 @@ from mmbtest import (SPLITS, BuiltOnceAtEverySize, TempDirTest, all_ids, assert_
                      sidecar, write_reorder_and_drop_map)
 
 FLAG = "dermamnist"
+fixture_common = load_tool("fixture_common")
 SIZES = [28, 64, 128, 224]
 fixture = load_tool("make_ham10000_fixture")
 
@@ -47,15 +48,22 @@ class Ham10000EightColumns(BuiltOnceAtEverySize, unittest.TestCase):
         self.assertEqual(codes, sorted(codes))
         self.assertEqual(codes, fixture.DX_CODES)
 
-    def test_splits_follow_the_lesion_grouped_seeded_rule(self):
+    def test_splits_follow_medmnists_per_class_rule_image_by_image(self):
         self.assertEqual(self.side["source_ids"], expected_ids(self.manifest))
-        self.assertIn("by subject", self.side["parameters"]["split_rule"])
-
-    def test_no_lesion_crosses_splits(self):
-        train, val, test = lesions_per_split(self.manifest, self.side)
-        self.assertFalse(train & val or train & test or val & test)
-        multi = [l for l in train | val | test if sum(i["lesion"] == l for i in self.manifest["images"].values()) > 1]
-        self.assertGreaterEqual(len(multi), 5)
+        self.assertIn("per class, image by image", self.side["parameters"]["split_rule"])
+        split = self.side["split"]
+        self.assertEqual((split["method"], split["group"], split["seed"], split["ratios"]),
+                         ("per-class", "none", self.manifest["split_seed"], [7, 1, 2]))
+        self.assertEqual((split["seed_from"], split["group_from"]), ("manifest", "manifest"))
+        per_class = {}
+        for s, ids in self.side["source_ids"].items():
+            for i in ids:
+                per_class.setdefault(self.manifest["images"][i]["label"], {}).setdefault(s, 0)
+                per_class[self.manifest["images"][i]["label"]][s] += 1
+        for label, got in per_class.items():
+            n = sum(got.values())
+            cut = dict(zip(SPLITS, fixture_common.medmnist_class_cut(n, [7, 1, 2])))
+            self.assertEqual({s: got.get(s, 0) for s in SPLITS}, cut, label)
 
     def test_labels_stay_with_their_images(self):
         arrays = self.files[28][0]
@@ -140,9 +148,9 @@ class LayoutsAndSplitRules(TempDirTest):
         self.assertIn("images in HAM10000_images_part_1, HAM10000_images_part_2", side["warnings"])
 
     def test_isic2018_layout_with_lesion_groupings(self):
-        m, arrays, side = self.build_variant(layout="isic2018", lesions=16)
+        m, arrays, side = self.build_variant("--group", "subject", layout="isic2018", lesions=16)
         self.assertIn("lesions from ISIC2018_Task3_Training_LesionGroupings.csv", side["warnings"])
-        self.assertEqual(side["source_ids"], expected_ids(m))
+        self.assertEqual(side["source_ids"], expected_ids(m, "split_by_lesion"))
         train, val, test = lesions_per_split(m, side)
         self.assertFalse(train & val or train & test or val & test)
         self.assert_labels_match(m, arrays, side)
@@ -153,12 +161,24 @@ class LayoutsAndSplitRules(TempDirTest):
         self.assertEqual(side["source_ids"], expected_ids(m, "split_by_image"))
         self.assert_labels_match(m, arrays, side)
 
-    def test_group_none_gives_the_image_level_split_with_exact_7_1_2_counts(self):
+    def test_group_subject_keeps_each_lesion_in_one_split_and_is_recorded(self):
+        m, arrays, side = self.build_variant("--group", "subject", "--seed", "5", lesions=24)
+        self.assertNotEqual(m["split_seed"], 5)
+        self.assertEqual((side["split"]["group"], side["split"]["group_from"]), ("subject", "--group"))
+        self.assertEqual((side["split"]["seed"], side["split"]["seed_from"]), (5, "--seed"))
+        expected = fixture_common.expected_class_splits(
+            {i: (img["label"], img["lesion"]) for i, img in m["images"].items()}, [7, 1, 2], 5, grouped=True)
+        self.assertEqual(side["source_ids"], {s: sorted(i for i in expected if expected[i] == s) for s in SPLITS})
+        train, val, test = lesions_per_split(m, side)
+        self.assertFalse(train & val or train & test or val & test)
+        multi = [l for l in train | val | test if sum(i["lesion"] == l for i in m["images"].values()) > 1]
+        self.assertGreaterEqual(len(multi), 5)
+        self.assert_labels_match(m, arrays, side)
+
+    def test_group_none_on_the_cli_is_recorded_as_such(self):
         m, arrays, side = self.build_variant("--group", "none", lesions=24)
         self.assertEqual(side["source_ids"], expected_ids(m, "split_by_image"))
-        n = len(m["images"])
-        self.assertEqual([len(side["source_ids"][s]) for s in SPLITS],
-                         [n - round(0.1 * n) - round(0.2 * n), round(0.1 * n), round(0.2 * n)])
+        self.assertEqual((side["split"]["group"], side["split"]["group_from"]), ("none", "--group"))
 
     def test_index_map_reorders_and_drops(self):
         m = fixture.generate(self.tmp / "src", lesions=10)

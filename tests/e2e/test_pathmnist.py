@@ -4,7 +4,7 @@ import unittest
 import numpy as np
 from PIL import Image
 
-from mmbtest import (SPLITS, BuiltOnceAtEverySize, TempDirTest, all_ids, assert_arrays, assert_check_missing,
+from mmbtest import (assert_per_class_cut, SPLITS, BuiltOnceAtEverySize, TempDirTest, all_ids, assert_arrays, assert_check_missing,
                      assert_failed_naming, assert_index_map_applied, assert_label_names_equal_info,
                      assert_official_loader_reads, assert_skipped, load_npz, load_tool, nearest_centroid_accuracy,
                      npz_name, run, sidecar, split_counts, truncated_build, write_index_map, write_reorder_and_drop_map)
@@ -41,8 +41,9 @@ class ZenodoLayoutWithEveryQuirk(BuiltOnceAtEverySize, unittest.TestCase):
         train_val = sorted(n for n, i in self.manifest["images"].items() if i["split"] == "train_val")
         self.assertEqual(ids["test"], test)
         self.assertEqual(sorted(ids["train"] + ids["val"]), train_val)
-        self.assertEqual(len(ids["val"]), round(len(train_val) / 10))
-        self.assertIn("image by image", self.side["parameters"]["split_rule"])
+        assert_per_class_cut(self, self.side, lambda i: self.manifest["images"][i]["label"], [9, 1, 0],
+                             splits=("train", "val"))
+        self.assertIn("per class, image by image", self.side["parameters"]["split_rule"])
 
     def test_labels_follow_the_class_folders_and_stay_with_their_images(self):
         arrays = self.files[28]

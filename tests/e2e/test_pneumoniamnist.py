@@ -61,7 +61,7 @@ class Layouts(ChestXray, KermanyLayoutCases, TempDirTest):
 
     def test_v3_names_give_patients_and_labels_and_the_oct_beside_them_is_ignored(self):
         m = fixture.generate(self.tmp / "v3", version="v3", parts="oct,cxr")  # CellData/OCT has NORMAL too
-        side, arrays = self.build_ids(self.tmp / "v3")
+        side, arrays = self.build_ids(self.tmp / "v3", "--group", "subject")
         images = images_of(m)
         self.assertEqual(sorted(all_ids(side)), sorted(images))
         prefixes = {n.split("-")[0] for n in images}

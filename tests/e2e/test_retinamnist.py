@@ -55,14 +55,24 @@ class DefaultTree(BuiltOnceAtEverySize, unittest.TestCase):
     def test_validation_folder_is_the_test_set(self):
         self.assertEqual(sorted(self.side["source_ids"]["test"]), sorted(self.images("test")))
 
-    def test_training_folder_splits_9_to_1_and_patients_never_cross(self):
+    def test_training_folder_splits_9_to_1_image_by_image(self):
         train, val = self.side["source_ids"]["train"], self.side["source_ids"]["val"]
         self.assertEqual(sorted(train + val), sorted(self.images("train_val")))
-        self.assertAlmostEqual(len(val) / len(train + val), 0.1, delta=0.05)
+        # One pooled cut, round half up: 1,200 -> 1,080 / 120 whatever the grade counts.
+        n = len(train + val)
+        self.assertEqual(len(val), int(n / 10 + 0.5))
+        self.assertIn("9:1", self.side["parameters"]["split_rule"])
+        self.assertIn("pooled, image by image", self.side["parameters"]["split_rule"])
+        self.assertEqual((self.side["split"]["method"], self.side["split"]["group"]), ("pooled", "none"))
+
+    def test_group_subject_keeps_each_patient_in_one_split(self):
+        out = self.root / "out-grouped"
+        run("build", FLAG, "--source", self.src, "--out", out, "--sizes", "28", "-q", "--group", "subject")
+        side = sidecar(out, FLAG, 28)
         patient = {i: m["patient"] for i, m in self.manifest["images"].items()}
-        sets = [{patient[i] for i in self.side["source_ids"][s]} for s in SPLITS]
+        sets = [{patient[i] for i in side["source_ids"][s]} for s in SPLITS]
         self.assertFalse(sets[0] & sets[1] or sets[0] & sets[2] or sets[1] & sets[2])
-        self.assertIn("9:1 by patient", self.side["parameters"]["split_rule"])
+        self.assertEqual(sorted(side["source_ids"]["test"]), sorted(self.images("test")))
 
     def test_ungradable_level_5_is_dropped_with_a_note(self):
         ungradable = self.manifest["quirks"]["ungradable"]

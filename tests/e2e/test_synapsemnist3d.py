@@ -6,7 +6,7 @@ import unittest
 import numpy as np
 
 from medmnist_loader import OfficialLoader
-from mmbtest import INFO, TempDirTest, load_npz, load_tool, npz_name, run, sha256, sidecar
+from mmbtest import INFO, TempDirTest, assert_per_class_cut, load_npz, load_tool, npz_name, run, sha256, sidecar
 
 FLAG = "synapsemnist3d"
 SIZES = (28, 64)
@@ -66,11 +66,19 @@ class SynapseBuild(unittest.TestCase):
                     self.assertEqual(arrays[f"{split}_labels"][i, 0], expected, sid)
                     self.assertEqual(fixture.label_from_crop(arrays[f"{split}_images"][i]), expected, f"{sid} at {size}")
 
-    def test_neurons_never_cross_splits(self):
-        neurons = {s: {self.manifest["synapses"][i]["neuron"] for i in self.ids[s]} - {""} for s in SPLITS}
+    def test_default_split_is_medmnists_per_class_cut(self):
+        side = sidecar(self.root / "out", FLAG, 28)
+        assert_per_class_cut(self, side, lambda i: self.manifest["synapses"][i]["label"], [7, 1, 2])
+        self.assertIn("per class, image by image", side["parameters"]["split_rule"])
+
+    def test_group_subject_keeps_each_neuron_in_one_split(self):
+        out = self.root / "by-neuron"
+        run("build", FLAG, "--source", self.root / "png", "--out", out, "--sizes", 28, "--group", "subject", "-q")
+        side = sidecar(out, FLAG, 28)
+        neurons = {s: {self.manifest["synapses"][i]["neuron"] for i in side["source_ids"][s]} - {""} for s in SPLITS}
         self.assertFalse(neurons["train"] & neurons["val"] or neurons["train"] & neurons["test"]
                          or neurons["val"] & neurons["test"])
-        self.assertIn("neuron_id", sidecar(self.root / "out", FLAG, 28)["parameters"]["split_rule"])
+        self.assertIn("neuron_id", side["parameters"]["split_rule"])
 
     def test_crop_outside_the_volume_is_padded_and_recorded(self):
         edge = next(i for i, s in self.manifest["synapses"].items() if s["edge"])
@@ -130,8 +138,9 @@ class SmallVolumes(TempDirTest):
         for split in SPLITS:
             for i, sid in enumerate(ids[split]):
                 self.assertEqual(fixture.label_from_crop(arrays[f"{split}_images"][i]), m["synapses"][sid]["label"])
-        self.assertIn("split by subject", sidecar(self.tmp / "out", FLAG, 28)["parameters"]["split_rule"])
-        self.assertEqual((len(ids["val"]), len(ids["test"])), (1, 2))  # every synapse its own group: exact 7:1:2
+        side = sidecar(self.tmp / "out", FLAG, 28)
+        self.assertIn("per class, image by image", side["parameters"]["split_rule"])
+        assert_per_class_cut(self, side, lambda i: m["synapses"][i]["label"], [7, 1, 2])
 
     def test_truncated_slice_fails_naming_it(self):
         self.generate(truncate_slice=40)

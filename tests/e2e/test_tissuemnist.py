@@ -5,7 +5,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.transform import resize
 
-from mmbtest import (SPLITS, BuiltOnceAtEverySize, TempDirTest, all_ids, assert_arrays, assert_centroids_separate,
+from mmbtest import (assert_per_class_cut, SPLITS, BuiltOnceAtEverySize, TempDirTest, all_ids, assert_arrays, assert_centroids_separate,
                      assert_check_missing, assert_failed_naming, assert_index_map_applied,
                      assert_label_names_equal_info, assert_official_loader_reads, assert_same_bytes_for_threads,
                      assert_skipped, load_npz, load_tool, nearest_centroid_accuracy, run, sha256, sidecar, split_counts,
@@ -92,10 +92,12 @@ class PlainHdf5BuiltOnce(BuiltOnceAtEverySize, unittest.TestCase):
 
     def test_source_train_and_test_are_pooled_and_split_7_1_2_by_image(self):
         self.assertEqual(sorted(all_ids(self.side)), sorted(self.manifest["samples"]))
-        self.assertEqual([len(self.side["source_ids"][s]) for s in SPLITS], [39, 6, 11])  # 56 cells
+        # 56 cells, 7 a class: int(7 * 0.7) = 4 train, int(7 * 0.8) - 4 = 1 val, 2 test (per-class cut).
+        self.assertEqual([len(self.side["source_ids"][s]) for s in SPLITS], [32, 8, 16])
+        assert_per_class_cut(self, self.side, lambda i: self.manifest["samples"][i]["label"], [7, 1, 2])
         sources = {s: {i.split("/")[1] for i in self.side["source_ids"][s]} for s in SPLITS}
         self.assertEqual(sources["train"], {"train_data", "test_data"})
-        self.assertIn("split by image", self.side["parameters"]["split_rule"])
+        self.assertIn("per class, image by image", self.side["parameters"]["split_rule"])
 
     def test_official_loader_reads_every_size_as_gray(self):
         assert_official_loader_reads(self, FLAG, self.root / "out", split_counts(self.side), SIZES, "L")

@@ -9,7 +9,7 @@ import numpy as np
 from scipy import ndimage
 
 from medmnist_loader import OfficialLoader
-from mmbtest import INFO, TempDirTest, load_npz, load_tool, npz_name, run, sha256, sidecar
+from mmbtest import INFO, TempDirTest, assert_per_class_cut, load_npz, load_tool, npz_name, run, sha256, sidecar
 
 FLAG = "vesselmnist3d"
 SIZES = (28, 64)
@@ -66,11 +66,19 @@ class VesselBuild(unittest.TestCase):
                     self.assertEqual(fixture.label_from_voxels(arrays[f"{split}_images"][i]), expected,
                                      f"{seg} at {size}")
 
-    def test_models_never_cross_splits(self):
-        models = {s: {self.manifest["segments"][i]["model"] for i in self.ids[s]} for s in SPLITS}
+    def test_default_split_is_medmnists_per_class_cut_of_the_segments(self):
+        side = sidecar(self.root / "out", FLAG, 28)
+        assert_per_class_cut(self, side, lambda i: self.manifest["segments"][i]["label"], [7, 1, 2])
+        self.assertIn("per class, image by image", side["parameters"]["split_rule"])
+
+    def test_group_subject_keeps_each_model_in_one_split(self):
+        out = self.root / "by-model"
+        run("build", FLAG, "--source", self.root / "src", "--out", out, "--sizes", 28, "--group", "subject", "-q")
+        ids = ids_by_split(out)
+        models = {s: {self.manifest["segments"][i]["model"] for i in ids[s]} for s in SPLITS}
         self.assertFalse(models["train"] & models["val"] or models["train"] & models["test"]
                          or models["val"] & models["test"])
-        self.assertIn("split by subject", sidecar(self.root / "out", FLAG, 28)["parameters"]["split_rule"])
+        self.assertIn("split per class, by subject", sidecar(out, FLAG, 28)["parameters"]["split_rule"])
 
     def test_each_size_is_voxelised_from_the_mesh_with_a_one_voxel_margin(self):
         # The longest extent spans exactly voxels 1..S-2 at every size: a fresh
@@ -109,14 +117,35 @@ class VesselBuild(unittest.TestCase):
         for size in SIZES:
             self.assertEqual(sha256(out / npz_name(FLAG, size)), sha256(self.root / "out" / npz_name(FLAG, size)))
 
-    def test_group_none_gives_an_image_level_split(self):
-        out = self.root / "by-image"
-        run("build", FLAG, "--source", self.root / "src", "--out", out, "--sizes", 28, "--group", "none", "-q")
-        ids = ids_by_split(out)
-        n = len(self.manifest["segments"])
-        self.assertEqual(len(ids["test"]), int(np.floor(n * 0.2 + 0.5)))
-        self.assertEqual(len(ids["val"]), int(np.floor(n * 0.1 + 0.5)))
-        self.assertIn("split by image", sidecar(out, FLAG, 28)["parameters"]["split_rule"])
+    def test_a_blank_segment_is_dropped_after_the_split(self):
+        # A closed, flat slab thinner than a voxel: no voxel centre inside, so its grid is empty, like
+        # the blank sample MedMNIST v2.2.4 removed. It keeps its place in the split and is dropped.
+        src = self.root / "src-blank"
+        fixture.generate(src, models=10, segments="3-6", seed=3)
+        slab = src / "IntrA/generated/vessel/obj/ArteryObjAN999-1.obj"
+        x, y, z = np.meshgrid([0.0, 1.0], [0.0, 1.0], [0.0, 0.001], indexing="ij")
+        verts = np.stack([x.ravel(), y.ravel(), z.ravel()], axis=1)
+        tris = np.array([[0, 1, 3], [0, 3, 2], [4, 6, 7], [4, 7, 5], [0, 4, 5], [0, 5, 1],
+                         [2, 3, 7], [2, 7, 6], [0, 2, 6], [0, 6, 4], [1, 5, 7], [1, 7, 3]])
+        fixture.write_obj(slab, verts, tris, "plain", False)
+        out = self.root / "blank"
+        run("build", FLAG, "--source", src, "--out", out, "--sizes", 28, "-q")
+        side = sidecar(out, FLAG, 28)
+        blank = "vessel/obj/ArteryObjAN999-1.obj"
+        self.assertEqual([d["sample"] for d in side["dropped_by_recipe"]], [blank])
+        self.assertIn("blank voxelisation", side["dropped_by_recipe"][0]["reason"])
+        self.assertNotIn(blank, sum(side["source_ids"].values(), []))
+        # The other segments sit where the split with the blank one put them: the cut counted it.
+        labels = {i: v["label"] for i, v in self.manifest["segments"].items()}
+        labels[blank] = 0
+        cut = load_tool("fixture_common").expected_class_splits({i: (l, "") for i, l in labels.items()}, [7, 1, 2],
+                                                                side["split"]["seed"])
+        self.assertEqual(side["source_ids"], {s: sorted(i for i in labels if cut[i] == s and i != blank) for s in SPLITS})
+        # Without the drop, the blank segment is bad input naming its file.
+        proc = run("build", FLAG, "--source", src, "--out", self.root / "strict", "--sizes", 28, "-q",
+                   "--set", "split.drop_blank=false", check=False)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("ArteryObjAN999-1.obj", proc.stderr)
 
 
 class BadMeshes(TempDirTest):
