@@ -1,4 +1,4 @@
-// FractureMNIST3D <- RibFrac (sources.md section 15, docs/datasets/fracturemnist3d.md).
+// FractureMNIST3D <- RibFrac (docs/datasets/fracturemnist3d.md).
 //
 // Recipe: a scan is RibFrac<N>-image.nii.gz (HU) + RibFrac<N>-label.nii.gz (an
 // instance map: fracture k has voxel value label_id k) + its rows in
