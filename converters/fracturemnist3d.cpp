@@ -1,4 +1,4 @@
-// FractureMNIST3D <- RibFrac (sources.md section 15, docs/datasets/fracturemnist3d.md).
+// FractureMNIST3D <- RibFrac (docs/datasets/fracturemnist3d.md).
 //
 // Recipe: a scan is RibFrac<N>-image.nii.gz (HU) + RibFrac<N>-label.nii.gz (an
 // instance map: fracture k has voxel value label_id k) + its rows in
@@ -10,6 +10,11 @@
 // regionprops, mapped to physical space), cubic B-spline onto 64^3 (1 mm), -1024
 // HU outside the scan, bone window; 28^3 is that crop resized. Split: the
 // official one by public id (train 1-420, val 421-500, test 501-660).
+// preprocess.crop_space = "voxel" crops crop_voxels^3 array voxels instead, as FracNet's
+// _crop_roi (github.com/M3DV/FracNet dataset/fracnet_dataset.py): centre = the centroid rounded
+// half to even (Python's round), voxels [c - 32, c + 32) per axis, -1024 HU beyond the scan.
+// The default stays the 64 mm cube: medmnist/info.py says "center-cropped 64mm x 64mm x 64mm",
+// on_medmnist_plus.md only "center-crop the image into 64x64x64" (no unit).
 //
 // Each scan is a unit: read_unit reads image + label once for all its
 // fractures. enumerate() also reads the label volumes (not the images): the
@@ -22,6 +27,7 @@
 #include <charconv>
 #include <map>
 #include <optional>
+#include <cmath>
 #include <set>
 
 #include "common/io/csv.h"
@@ -184,6 +190,7 @@ void add_scan_samples(int scan, const ScanFiles& files, const std::map<int, Info
 }
 
 struct CropParams {
+  bool voxel_space;  // preprocess.crop_space: "mm" (default) or "voxel"
   double crop_mm;
   int crop_voxels;
   HuWindow window;
@@ -191,8 +198,36 @@ struct CropParams {
   ResizeKernel kernel;
 };
 
+bool voxel_space_of(const Manifest& m) {
+  const std::string space = m.get_string("preprocess.crop_space", "mm");
+  if (space != "mm" && space != "voxel")
+    throw std::runtime_error(m.file.string() + ": preprocess.crop_space '" + space + "' is not mm or voxel");
+  return space == "voxel";
+}
+
+// FracNet's _crop_roi: n^3 array voxels from c - n/2 (c = the centroid index rounded half to
+// even, Python's round()), fill where the cube leaves the array; geometry kept for the record.
+Volume voxel_crop(const Volume& image, const std::array<double, 3>& centroid_index, int n, float fill) {
+  Volume out;
+  out.size = {n, n, n};
+  out.spacing = image.spacing;
+  out.direction = image.direction;
+  std::array<int, 3> first{};
+  for (int a = 0; a < 3; ++a) first[a] = static_cast<int>(std::nearbyint(centroid_index[a])) - n / 2;  // FE_TONEAREST: half to even
+  out.origin = image.to_physical({double(first[0]), double(first[1]), double(first[2])});
+  out.voxels.assign(out.count(), fill);
+  for (int k = 0; k < n; ++k)
+    for (int j = 0; j < n; ++j)
+      for (int i = 0; i < n; ++i) {
+        const int x = first[0] + i, y = first[1] + j, z = first[2] + k;
+        if (x >= 0 && y >= 0 && z >= 0 && x < image.size[0] && y < image.size[1] && z < image.size[2])
+          out.at(i, j, k) = image.at(x, y, z);
+      }
+  return out;
+}
+
 CropParams crop_params(const Manifest& m) {
-  return {m.get_number("preprocess.crop_mm", 64), static_cast<int>(m.get_number("preprocess.crop_voxels", 64)),
+  return {voxel_space_of(m), m.get_number("preprocess.crop_mm", 64), static_cast<int>(m.get_number("preprocess.crop_voxels", 64)),
           HuWindow{m.get_number("preprocess.window_level", 400), m.get_number("preprocess.window_width", 1200)},
           static_cast<float>(m.get_number("preprocess.fill_hu", -1024)),
           parse_resize_kernel(m.get_string("preprocess.resize_kernel", "spline"))};
@@ -263,7 +298,9 @@ class RibFrac final : public Converter {
     roi.size_mm = {p.crop_mm, p.crop_mm, p.crop_mm};
     roi.out_size = {p.crop_voxels, p.crop_voxels, p.crop_voxels};
     roi.fill = p.fill;
-    const Image crop = window_to_image(resample_roi(scan.image, roi), p.window);
+    const Image crop = window_to_image(
+        p.voxel_space ? voxel_crop(scan.image, it->second.mean_index, p.crop_voxels, p.fill) : resample_roi(scan.image, roi),
+        p.window);
     std::vector<Image> out;
     for (int size : sizes) out.push_back(size == p.crop_voxels ? crop : resize(crop, size, size, size, p.kernel));
     return out;

@@ -1,17 +1,21 @@
 // OrganAMNIST, OrganCMNIST, OrganSMNIST, OrganMNIST3D <- LiTS CT + Xu et al. 2019 organ boxes
-// (sources.md §10-13, docs/datasets/organmnist.md). One converter, four datasets, one read per volume.
+// (docs/datasets/organmnist.md). One converter, four datasets, one read per volume.
 //
 // Recipe, for each line "name id x1 x2 y1 y2 z1 z2" of a volume's box file (inclusive voxel
 // indices into the raw array, never reoriented):
 //   OrganMNIST3D     the box, HU window, 3D spline resize to S^3; label = Xu id - 1 [V: info.py].
 //   Organ{A,C,S}     every 3rd slice of the central 20-80% of the box along the plane's normal
-//                    [S: MedMNIST issue #36], the box rectangle in that plane, HU window, plain
-//                    2D resize to S^2; label = the organ's alphabetical index in INFO [V: info.py].
+//                    (MedMNIST issue #36), counted and cut on the slice grid of
+//                    converters/organ_slice_grid.h (default: the raw grid scaled 0.5245 in-plane,
+//                    1.867 along z, which meets the official counts), the box rectangle in that
+//                    plane, HU window, plain 2D resize to S^2; label = the organ's alphabetical
+//                    index in INFO (medmnist/info.py).
 //   Blank (constant) crops are dropped, as MedMNIST v2.2.4 did (preprocess.blank).
 // Split: test-volume-N are test; the training volumes go 115 train : 16 val by a seeded hash of
 // the volume name (which 16 MedMNIST chose is unpublished).
 // Sample ids: "<source split>-<volume>-<Xu id>-<plane>-<slice>" as MedMNIST's index maps
-// ("train-112-8-sagittal-028", issue #65); 3D: "<source split>-<volume>-<Xu id>".
+// ("train-112-8-sagittal-028", issue #65); 3D: "<source split>-<volume>-<Xu id>". <slice> is the
+// array index on the voxel grid, else the box-relative index on the slice grid.
 #include <zip.h>
 
 #include <algorithm>
@@ -32,6 +36,7 @@
 #include "common/ops/window.h"
 #include "common/pipeline/converter.h"
 #include "common/split/split.h"
+#include "converters/organ_slice_grid.h"
 
 namespace fs = std::filesystem;
 
@@ -192,6 +197,7 @@ struct CtVolume {
   fs::path path;
   std::vector<OrganBox> organs;
   Split split = Split::Unassigned;
+  std::array<double, 3> spacing{1, 1, 1};  // header spacing, in the (repaired) array's axis order
 };
 
 bool is_swapped(const std::string& volume, const Manifest& m) {
@@ -230,13 +236,17 @@ std::vector<CtVolume> usable_volumes(const fs::path& source, const Manifest& m, 
     if (header.spacing == std::array<double, 3>{1, 1, 1} && header.origin == std::array<double, 3>{0, 0, 0})
       identity_affine += (identity_affine.empty() ? "" : ", ") + name;
     ct.organs = parse_boxes(file, header, m, e);
+    ct.spacing = header.spacing;
     if (is_swapped(name, m) && !m.get_bool("source.include_swapped", false)) {
       e.notes.push_back(name + " left out: its array axes 1 and 2 are swapped (MedMNIST's 610 = 618 - 8 test boxes "
                                "suggests it was dropped); --set source.include_swapped=true includes it repaired");
       continue;
     }
     if (is_swapped(name, m))
+    {
       for (auto& o : ct.organs) o.box = swap_axes(o.box, 1, 2);  // the boxes follow the repaired array
+      std::swap(ct.spacing[1], ct.spacing[2]);
+    }
     usable.push_back(std::move(ct));
   }
   for (const auto& [name, box] : boxes) e.missing.push_back(name + ".nii");  // boxes without their volume
@@ -275,6 +285,18 @@ CentralSliceRule slice_rule_of(const Manifest& m) {
   const auto range = m.get_numbers("preprocess.slice_range", {r.from, r.to});
   if (range.size() != 2) throw std::runtime_error(m.file.string() + ": preprocess.slice_range must have 2 numbers");
   return {range[0], range[1], static_cast<int>(m.get_number("preprocess.slice_step", r.step))};
+}
+
+SliceGrid slice_grid_of(const Manifest& m) {
+  SliceGrid g;
+  g.kind = parse_slice_grid(m.get_string("preprocess.slice_grid", "scaled"));
+  const auto scale = m.get_numbers("preprocess.slice_grid_scale", {g.scale[0], g.scale[1], g.scale[2]});
+  if (scale.size() != 3 || !(scale[0] > 0 && scale[1] > 0 && scale[2] > 0))
+    throw std::runtime_error(m.file.string() + ": preprocess.slice_grid_scale must be 3 positive numbers");
+  g.scale = {scale[0], scale[1], scale[2]};
+  g.mm = m.get_number("preprocess.slice_grid_mm", g.mm);
+  if (!(g.mm > 0)) throw std::runtime_error(m.file.string() + ": preprocess.slice_grid_mm must be positive");
+  return g;
 }
 
 std::uint8_t label_in(const Manifest& m, const std::string& organ) {
@@ -356,16 +378,19 @@ class LitsOrgans final : public Converter {
       e.samples.push_back({format_id(id), ct.name, {label}, ct.split, ct.path, encode_box(o.box), ct.path.string(), dataset});
     };
     if (const Manifest* m = manifests[k3D]) {
-      if (label_in(*m, o.organ) != o.xu_id - 1)  // OrganMNIST3D label = Xu id - 1 (sources.md §10-13)
+      if (label_in(*m, o.organ) != o.xu_id - 1)  // OrganMNIST3D label = Xu id - 1 (medmnist/info.py)
         throw std::runtime_error(m->file.string() + ": label " + std::to_string(o.xu_id - 1) + " is not " + o.organ);
       add(k3D, box_id, static_cast<std::uint8_t>(o.xu_id - 1));
     }
     for (int d = 0; d < k3D; ++d) {
       if (!manifests[d]) continue;
       const int axis = normal_axis(kPlaneOf[d]);
-      for (int slice : central_slices(o.box.lo[axis], o.box.hi[axis], slice_rule_of(*manifests[d]))) {
+      const SliceGrid grid = slice_grid_of(*manifests[d]);
+      const double f = grid_factor(grid, axis, ct.spacing);
+      const int first = grid.kind == SliceGrid::Kind::Voxel ? o.box.lo[axis] : 0;  // ids: array index on the voxel grid
+      for (int t : grid_slices(o.box.lo[axis], o.box.hi[axis], f, slice_rule_of(*manifests[d]))) {
         SampleId id = box_id;
-        id.plane = kPlaneOf[d], id.slice = slice;
+        id.plane = kPlaneOf[d], id.slice = first + t;
         add(d, id, label_in(*manifests[d], o.organ));
       }
     }
@@ -375,7 +400,16 @@ class LitsOrgans final : public Converter {
   static Image windowed_crop(const Sample& s, const Manifest& m, const Volume& hu) {
     const SampleId id = parse_id(s.id);
     const VoxelBox box = decode_box(s.aux);
-    Image gray = window_to_image(crop_box(hu, id.plane ? plane_slab(box, *id.plane, id.slice) : box), window_of(m));
+    Volume crop;
+    if (id.plane) {
+      const int axis = normal_axis(*id.plane);
+      const SliceGrid grid = slice_grid_of(m);
+      const int first = grid.kind == SliceGrid::Kind::Voxel ? box.lo[axis] : 0;
+      crop = grid_slab(hu, box, *id.plane, id.slice - first, grid_factor(grid, axis, hu.spacing));
+    } else {
+      crop = crop_box(hu, box);
+    }
+    Image gray = window_to_image(crop, window_of(m));
     if (is_constant(gray) && m.get_string("preprocess.blank", "drop") == "drop")
       throw SampleDropped("blank crop (a single gray value under the window), as MedMNIST v2.2.4 dropped blank samples");
     return id.plane ? slab_as_plane_image(std::move(gray), *id.plane) : gray;

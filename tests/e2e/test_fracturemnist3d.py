@@ -137,6 +137,47 @@ class RibFracTree(unittest.TestCase):
             self.assertEqual(scans, sorted(scans, key=scans.index))
 
 
+def fracnet_crop(arr, centroid, n=64):
+    """FracNet's _crop_roi (github.com/M3DV/FracNet dataset/fracnet_dataset.py): n^3 voxels from
+    round(c) - n // 2 (Python round, half to even), -1024 where the cube leaves the array."""
+    c = [round(float(v)) for v in centroid]
+    roi = np.full((n, n, n), -1024.0)
+    src = [slice(max(0, c[i] - n // 2), min(arr.shape[i], c[i] + n // 2)) for i in range(3)]
+    dst = [slice(max(0, n // 2 - c[i]), min(arr.shape[i] - (c[i] - n // 2), n)) for i in range(3)]
+    roi[tuple(dst)] = arr[tuple(src)]
+    return roi
+
+
+class VoxelSpaceCrop(TempDirTest):
+    def test_voxel_crop_equals_fracnets_crop_roi_windowed(self):
+        import nibabel as nib
+        m = fixture.generate(self.tmp / "src")
+        run("build", FLAG, "--source", self.tmp / "src", "--out", self.tmp / "out", "-q", "--sizes", "28,64",
+            "--set", "preprocess.crop_space=voxel")
+        arrays, side = load_npz(self.tmp / "out" / npz_name(FLAG, 64))[0], sidecar(self.tmp / "out", FLAG, 64)
+        checked = 0
+        for _, sid, img, _ in labelled_samples(arrays, side):
+            inst = m["instances"][sid]
+            scan = m["scans"][inst["scan"]]
+            image = np.asanyarray(nib.load(self.tmp / "src" / scan["image"]).dataobj).astype(np.float64)
+            labels = np.asanyarray(nib.load(self.tmp / "src" / scan["label"]).dataobj)
+            centroid = np.argwhere(labels == inst["label_id"]).mean(axis=0)  # skimage regionprops' centroid
+            gray = np.rint(np.clip((fracnet_crop(image, centroid) + 200.0) / 1200.0 * 255.0, 0, 255)).astype(np.uint8)
+            np.testing.assert_array_equal(img, gray.transpose(2, 1, 0), err_msg=sid)
+            checked += 1
+        self.assertGreater(checked, 5)
+        # The default (64 mm cube) differs from it on anisotropic scans.
+        run("build", FLAG, "--source", self.tmp / "src", "--out", self.tmp / "mm", "-q", "--sizes", "64")
+        self.assertNotEqual(sha256(self.tmp / "mm" / npz_name(FLAG, 64)), sha256(self.tmp / "out" / npz_name(FLAG, 64)))
+
+    def test_unknown_crop_space_is_a_named_error(self):
+        fixture.generate(self.tmp / "src")
+        proc = run("build", FLAG, "--source", self.tmp / "src", "--out", self.tmp / "out", "-q",
+                   "--set", "preprocess.crop_space=inch", check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("inch", proc.stderr)
+
+
 class Variants(TempDirTest):
     def build(self, *extra, check=True):
         return run("build", FLAG, "--source", self.tmp / "src", "--out", self.tmp / "out", "-q", *extra, check=check)

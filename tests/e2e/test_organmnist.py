@@ -2,6 +2,7 @@
 (tools/fixtures/make_lits_fixture.py): one pass per volume, crops exactly the boxes, both label
 maps, the slice rule, volume-level splits, determinism, quirks and named errors."""
 import collections
+import math
 import os
 import re
 import unittest
@@ -39,12 +40,21 @@ def organ(manifest, volume, xu_id):
     return next(o for o in manifest["volumes"][volume]["organs"] if o["id"] == xu_id)
 
 
-def expected_slices(box, plane):
-    """The documented rule: lo + t for t in range(int(0.2 n), int(0.8 n), 3) along the plane's normal."""
+# The default slice grid (manifests: preprocess.slice_grid_scale): grid slices per raw voxel.
+GRID_SCALE = {"sagittal": 0.5245, "coronal": 0.5245, "axial": 1.867}
+
+
+def expected_slices(box, plane, grid="scaled"):
+    """The documented rule on the slice grid: t for t in range(int(0.2 m), int(0.8 m), 3), with
+    m = floor(f n) grid slices over the box's n voxels along the plane's normal (box-relative ids);
+    on the voxel grid (f = 1) the ids are the array indices lo + t."""
     axis = NORMAL_AXIS[plane]
     lo, hi = box[2 * axis], box[2 * axis + 1]
     n = hi - lo + 1
-    return [lo + t for t in range(int(0.2 * n), int(0.8 * n), 3)]
+    if grid == "voxel":
+        return [lo + t for t in range(int(0.2 * n), int(0.8 * n), 3)]
+    m = math.floor(GRID_SCALE[plane] * n)
+    return list(range(int(0.2 * m), int(0.8 * m), 3))
 
 
 def build(src, out, *flags, extra=(), env=None):
@@ -179,13 +189,52 @@ class OnePassBuild(unittest.TestCase):
                     self.assertEqual((img.mode, img.size), ("L", (size, size)))
 
 
+class SliceGrids(TempDirTest):
+    """preprocess.slice_grid: the ids follow the rule on the raw voxel grid and on a 1 mm grid made
+    from each volume's header spacing (nibabel's zooms), as on the default scaled grid."""
+
+    def test_voxel_and_mm_grids_select_the_rule_slices(self):
+        m = fixture.generate(self.tmp / "src")
+        zooms = {name: [float(z) for z in nib.load(self.tmp / "src" / spec["path"]).header.get_zooms()[:3]]
+                 for name, spec in m["volumes"].items()}
+        for grid in ("voxel", "mm"):
+            out = self.tmp / grid
+            build(self.tmp / "src", out, "organamnist", "organsmnist",
+                  extra=("--sizes", "28", "--set", f"preprocess.slice_grid={grid}", "--set", "preprocess.blank=keep"))
+            for flag, plane in (("organamnist", "axial"), ("organsmnist", "sagittal")):
+                seen = collections.defaultdict(list)
+                for sample_id in all_ids(sidecar(out, flag, 28)):
+                    _, volume, xu_id, _, index = parse_id(sample_id)
+                    seen[(volume, xu_id)].append(index)
+                for volume, spec in m["volumes"].items():
+                    if spec["swapped"]:
+                        continue
+                    for o in spec["organs"]:
+                        axis = NORMAL_AXIS[plane]
+                        if grid == "voxel":
+                            expected = expected_slices(o["box"], plane, "voxel")
+                        else:
+                            n = o["box"][2 * axis + 1] - o["box"][2 * axis] + 1
+                            mm = math.floor(zooms[volume][axis] / 1.0 * n)
+                            expected = list(range(int(0.2 * mm), int(0.8 * mm), 3))
+                        self.assertEqual(sorted(seen[(volume, o["id"])]), expected, f"{grid} {volume} {o['id']} {plane}")
+
+    def test_unknown_grid_is_a_named_error(self):
+        fixture.generate(self.tmp / "src")
+        proc = run("build", "organamnist", "--source", self.tmp / "src", "--out", self.tmp / "out", "-q",
+                   "--sizes", "28", "--set", "preprocess.slice_grid=physical", check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("physical", proc.stderr)
+
+
 class ExactCrops(TempDirTest):
     def test_nearest_resize_reproduces_numpy_crops_of_the_boxes_including_the_repaired_volume(self):
         # With the nearest kernel every output voxel is one source voxel: the crops must equal
         # numpy slices of the volume (inclusive box bounds, nibabel array order), windowed.
         m = fixture.generate(self.tmp / "src", boxes="zip")
         build(self.tmp / "src", self.tmp / "out", extra=("--sizes", "28,64", "--set", "preprocess.resize_kernel=nearest",
-                                                         "--set", "source.include_swapped=true"))
+                                                         "--set", "source.include_swapped=true",
+                                                         "--set", "preprocess.slice_grid=voxel"))
         gray = {}
         for name, spec in m["volumes"].items():
             a = np.asanyarray(nib.load(self.tmp / "src" / spec["path"]).dataobj)
