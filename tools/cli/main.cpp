@@ -15,6 +15,7 @@
 #include "common/npz/montage.h"
 #include "common/pipeline/build.h"
 #include "common/pipeline/check.h"
+#include "common/pipeline/cluster.h"
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
@@ -34,6 +35,9 @@ const char* kUsageText =
     "  check DATASET --source DIR   validate a source tree; writes nothing\n"
     "  build DATASET... --source DIR --out DIR [options]\n"
     "  montage FILE.npz --split S   a grid of samples (PNG; GIF of slices for 3D)\n"
+    "  plan DATASET... --source DIR --out DIR [options]   enumerate and split once, for a cluster\n"
+    "  build --plan PLAN --shard i/n|auto                  render one shard of a plan\n"
+    "  merge --plan PLAN            check the shards and write the final files (docs/cluster.md)\n"
     "Run 'medmnist-build <command> --help' for a command's options.\n";
 
 std::vector<int> parse_sizes(const std::string& text) {
@@ -45,6 +49,8 @@ std::vector<int> parse_sizes(const std::string& text) {
     } catch (const std::exception&) {
       throw UsageError("--sizes expects numbers like 28,64,128,224, got '" + text + "'");
     }
+    if (std::count(sizes.begin(), sizes.end(), sizes.back()) > 1)
+      throw UsageError("--sizes lists " + std::to_string(sizes.back()) + " twice");
   }
   return sizes;
 }
@@ -160,8 +166,105 @@ void print_result(const mmb::Manifest& m, const mmb::BuildResult& r) {
   for (const auto& w : r.warnings) std::cerr << "warning: " << m.flag << ": " << w << "\n";
 }
 
+// ---- cluster commands (docs/cluster.md) ---------------------------------------
+
+void add_cluster_options(po::options_description& d) {
+  d.add_options()("plan", po::value<std::string>(), "a plan file from 'plan' (build renders one --shard of it)")(
+      "shard", po::value<std::string>(), "i/n (0-based), auto or auto/n: which part of the plan to render")(
+      "shard-dir", po::value<std::string>(), "shard files (default: <out>/.medmnist-shards-<plan hash>)");
+}
+
+fs::path shard_dir(const po::variables_map& vm, const mmb::Plan& plan) {
+  return vm.count("shard-dir") ? fs::path(vm["shard-dir"].as<std::string>()) : mmb::default_shard_dir(plan);
+}
+
+int cmd_build_shard(const po::variables_map& vm, const std::vector<std::string>& flags) {
+  if (!flags.empty() || vm.count("source") || vm.count("out") || vm.count("sizes") || vm.count("set"))
+    throw UsageError("build --plan takes its datasets and options from the plan; give only --shard, --threads, -q");
+  if (!vm.count("shard")) throw UsageError("build --plan needs --shard i/n (or auto in a job array)");
+  mmb::ShardIndex shard;
+  try {
+    shard = mmb::parse_shard(vm["shard"].as<std::string>());
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  const auto plan = mmb::read_plan(vm["plan"].as<std::string>());
+  const auto r = mmb::build_shard(converter_for(plan.datasets.front()), plan, shard, shard_dir(vm, plan),
+                                  vm["threads"].as<int>(), !vm.count("quiet"));
+  std::cout << "wrote " << r.record.string() << ": samples " << r.range.first << "-" << r.range.last << ", "
+            << r.written << " rendered, " << r.skipped << " skipped, " << r.dropped << " dropped by the recipe\n";
+  return kOk;
+}
+
+int cmd_plan(int argc, char** argv) {
+  auto d = source_options();
+  d.add_options()("dataset", po::value<std::vector<std::string>>(), "dataset flags")(
+      "out", po::value<std::string>(), "output folder of the final files (merge writes there)")(
+      "plan", po::value<std::string>(), "plan file (default: <out>/<dataset>.plan.json)")(
+      "sizes", po::value<std::string>(), "comma-separated sizes (default: all the dataset has)")(
+      "on-error", po::value<std::string>()->default_value("fail"), "fail | skip: stop at a bad input, or record it")(
+      "no-compress", "write STORED members instead of DEFLATE");
+  std::vector<std::string> flags;
+  auto vm = parse(argc, argv, d, "dataset", &flags);
+  if (vm.count("help")) return std::cout << "usage: medmnist-build plan DATASET... --source DIR --out DIR\n" << d, kOk;
+  if (flags.empty()) throw UsageError("plan needs at least one DATASET");
+  if (!vm.count("out")) throw UsageError("--out DIR is required");
+  auto o = build_options(vm);
+  o.out_dir = vm["out"].as<std::string>();
+  if (vm.count("sizes")) o.sizes = parse_sizes(vm["sizes"].as<std::string>());
+  const auto on_error = vm["on-error"].as<std::string>();
+  if (on_error != "fail" && on_error != "skip") throw UsageError("--on-error expects fail or skip");
+  o.on_error = on_error == "skip" ? mmb::OnError::Skip : mmb::OnError::Fail;
+  o.compress = !vm.count("no-compress");
+  mmb::ManifestSource source;
+  if (vm.count("manifests")) source.dir = fs::absolute(vm["manifests"].as<std::string>());
+  if (vm.count("set")) source.overrides = vm["set"].as<std::vector<std::string>>();
+  std::vector<std::pair<const mmb::Converter*, std::vector<mmb::Manifest>>> passes;
+  for (const auto& flag : flags) {
+    const auto* c = &converter_for(flag);
+    auto it = std::find_if(passes.begin(), passes.end(), [&](const auto& p) { return p.first == c; });
+    if (it == passes.end()) it = passes.insert(passes.end(), {c, {}});
+    it->second.push_back(load_manifest(flag, vm));
+  }
+  if (vm.count("plan") && passes.size() > 1)
+    throw UsageError("--plan names one file, but these datasets come from " + std::to_string(passes.size()) +
+                     " sources; leave --plan out to get <out>/<dataset>.plan.json each");
+  for (const auto& [converter, manifests] : passes) {
+    const auto plan = mmb::make_plan(*converter, manifests, o, source);
+    const fs::path file = vm.count("plan") ? fs::path(vm["plan"].as<std::string>())
+                                           : o.out_dir / (manifests.front().flag + ".plan.json");
+    mmb::write_plan(plan, file);
+    std::uint64_t bytes = 0;
+    for (auto b : plan.source_bytes) bytes += b;
+    std::cout << "wrote " << file.string() << " (sha256 " << plan.hash << "): " << plan.split.samples.size()
+              << " samples, " << bytes / 1e6 << " MB of source\n";
+  }
+  return kOk;
+}
+
+int cmd_merge(int argc, char** argv) {
+  po::options_description d("merge options");
+  d.add_options()("help,h", "show this help")("plan", po::value<std::string>(), "the plan file the shards were built from")(
+      "shard-dir", po::value<std::string>(), "shard files (default: <out>/.medmnist-shards-<plan hash>)")(
+      "keep-shards", "keep the shard files after a successful merge")(
+      "threads", po::value<int>()->default_value(0), "worker threads for DEFLATE (0 = all cores)")(
+      "quiet,q", "no progress output");
+  auto vm = parse(argc, argv, d, nullptr);
+  if (vm.count("help")) return std::cout << "usage: medmnist-build merge --plan PLAN\n" << d, kOk;
+  if (!vm.count("plan")) throw UsageError("merge needs --plan PLAN");
+  const auto plan = mmb::read_plan(vm["plan"].as<std::string>());
+  const auto manifests = plan.load_manifests();
+  const fs::path dir = shard_dir(vm, plan);
+  const auto results = mmb::merge_shards(converter_for(plan.datasets.front()), plan, dir, vm["threads"].as<int>(),
+                                         !vm.count("quiet"));
+  for (std::size_t i = 0; i < results.size(); ++i) print_result(manifests[i], results[i]);
+  if (!vm.count("keep-shards")) fs::remove_all(dir);
+  return kOk;
+}
+
 int cmd_build(int argc, char** argv) {
   auto d = source_options();
+  add_cluster_options(d);
   d.add_options()("dataset", po::value<std::vector<std::string>>(), "dataset flags")(
       "out", po::value<std::string>(), "output folder")(
       "sizes", po::value<std::string>(), "comma-separated sizes (default: all the dataset has)")(
@@ -170,6 +273,8 @@ int cmd_build(int argc, char** argv) {
   std::vector<std::string> flags;
   auto vm = parse(argc, argv, d, "dataset", &flags);
   if (vm.count("help")) return std::cout << "usage: medmnist-build build DATASET... --source DIR --out DIR\n" << d, kOk;
+  if (vm.count("plan")) return cmd_build_shard(vm, flags);
+  if (vm.count("shard")) throw UsageError("--shard needs --plan PLAN (made by 'plan')");
   if (flags.empty()) throw UsageError("build needs at least one DATASET");
   if (!vm.count("out")) throw UsageError("--out DIR is required");
   auto o = build_options(vm);
@@ -225,6 +330,8 @@ int dispatch(int argc, char** argv) {
   if (cmd == "check") return cmd_check(argc - 1, argv + 1);
   if (cmd == "build") return cmd_build(argc - 1, argv + 1);
   if (cmd == "montage") return cmd_montage(argc - 1, argv + 1);
+  if (cmd == "plan") return cmd_plan(argc - 1, argv + 1);
+  if (cmd == "merge") return cmd_merge(argc - 1, argv + 1);
   throw UsageError("unknown command '" + cmd + "'\n" + kUsageText);
 }
 
