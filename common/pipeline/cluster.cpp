@@ -206,7 +206,10 @@ std::vector<ShardRecord> find_shards(const Plan& plan, const fs::path& dir) {
   std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
     return std::tie(a.shard.count, a.shard.index, a.file) < std::tie(b.shard.count, b.shard.index, b.file);
   });
-  const int n = found.front().shard.count;
+  // The count most shards have is the run's; the others are leftovers of another run.
+  std::map<int, int> counts;
+  for (const auto& r : found) ++counts[r.shard.count];
+  const int n = std::max_element(counts.begin(), counts.end(), [](auto& a, auto& b) { return a.second < b.second; })->first;
   std::string problems;
   for (const auto& r : found)
     if (r.shard.count != n)
