@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from mmbtest import BINARY, TempDirTest, load_tool, run
+from mmbtest import BINARY, TempDirTest, load_tool, run, sha256
 
 lits = load_tool("make_lits_fixture")
 chest = load_tool("make_chest_fixture")
@@ -227,3 +227,59 @@ class ShardOption(TempDirTest):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class OutputCommit(TempDirTest):
+    """The files of one build appear together; a killed build's leftovers are removed by the next."""
+
+    def test_duplicate_sizes_are_a_usage_error_before_anything_is_written(self):
+        proc = run("build", "organmnist3d", "--source", self.tmp / "src", "--out", self.tmp / "out", "--sizes", "28,28",
+                   check=False)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("28 twice", proc.stderr)
+        self.assertFalse((self.tmp / "out").exists())
+
+    def test_a_killed_build_leaves_no_npz_and_the_next_build_removes_its_partials_and_says_so(self):
+        lits.generate(self.tmp / "src")
+        args = [str(BINARY), "build", *ORGAN_FLAGS, "--source", str(self.tmp / "src"), "--out", str(self.tmp / "out"),
+                "-q", "--threads", "1"]
+        proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            deadline = time.monotonic() + 30
+            while not list((self.tmp / "out").glob("*.partial-*")) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            os.kill(proc.pid, signal.SIGKILL)
+        finally:
+            proc.wait()
+        partials = sorted(p.name for p in (self.tmp / "out").glob("*.partial-*"))
+        self.assertTrue(partials)
+        self.assertEqual(list((self.tmp / "out").glob("*.npz")), [])
+        done = run("build", "organmnist3d", "--source", self.tmp / "src", "--out", self.tmp / "out", "-q")
+        for name in partials:
+            self.assertIn(f"removed {self.tmp / 'out' / name}, left by a process that is gone", done.stderr)
+        self.assertEqual(list((self.tmp / "out").glob("*.partial-*")), [])
+        # Every .npz has its sidecar, and the sidecar's sha256 is the file's.
+        for npz in (self.tmp / "out").glob("*.npz"):
+            side = json.loads(npz.with_suffix(".json").read_text())
+            self.assertEqual(side["sha256"], sha256(npz))
+
+    def test_sigint_during_a_build_leaves_the_previous_set_whole(self):
+        lits.generate(self.tmp / "src")
+        run("build", "organmnist3d", "--source", self.tmp / "src", "--out", self.tmp / "out", "-q", "--sizes", "28,64")
+        before = outputs(self.tmp / "out")
+        for delay in (0.05, 0.3, 0.6, 1.0):
+            proc = subprocess.Popen([str(BINARY), "build", "organmnist3d", "--source", str(self.tmp / "src"), "--out",
+                                     str(self.tmp / "out"), "-q", "--sizes", "28,64", "--split", "ratio", "--seed",
+                                     "9"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(delay)
+            proc.send_signal(signal.SIGINT)
+            proc.wait()
+            # -SIGINT: stopped before the build installed its handler (nothing written yet).
+            self.assertIn(proc.returncode, (0, 130, -signal.SIGINT))
+            self.assertEqual(list((self.tmp / "out").glob("*.partial-*")), [], delay)
+            self.assertEqual(list((self.tmp / "out").glob(".medmnist-commit-*")), [], delay)
+            now = outputs(self.tmp / "out")
+            if proc.returncode != 0:
+                self.assertEqual(now, before, delay)
+            for npz in (self.tmp / "out").glob("*.npz"):  # old or new, each pair belongs together
+                self.assertEqual(json.loads(npz.with_suffix(".json").read_text())["sha256"], sha256(npz))
