@@ -128,6 +128,7 @@ nlohmann::ordered_json sidecar_json(const Job& job, const BuildOptions& o, const
   doc["dropped_by_split_rule"] = plan.dropped;
   doc["named_but_missing"] = plan.not_in_source;
   doc["warnings"] = r.warnings;
+  if (!o.plan_hash.empty()) doc["plan_sha256"] = o.plan_hash;
   return doc;
 }
 

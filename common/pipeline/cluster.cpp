@@ -14,6 +14,8 @@
 #include <sstream>
 #include <unordered_set>
 
+#include <toml++/toml.h>
+
 #include "common/npz/npz_reader.h"
 #include "common/pipeline/build_steps.h"
 #include "common/pipeline/output_commit.h"
@@ -572,6 +574,106 @@ std::vector<BuildResult> merge_shards(const Converter& c, const Plan& plan, cons
         if (by_dataset[d]) merge_dataset_shard(plan, record, static_cast<int>(d), *by_dataset[d]);
       if (steps::SignalScope::interrupted()) throw BuildInterrupted();
     }
+  } catch (...) {
+    for (auto& job : jobs) job.writer->abort();
+    throw;
+  }
+  steps::commit_all(jobs, o, plan.split);
+  std::vector<BuildResult> results;
+  for (auto& job : jobs) results.push_back(std::move(job.result));
+  return results;
+}
+
+}  // namespace mmb
+
+namespace mmb {
+
+CollectionConfig read_collection_config(const fs::path& file) {
+  CollectionConfig c;
+  c.file = file;
+  toml::table t;
+  try {
+    t = toml::parse_file(file.string());
+  } catch (const toml::parse_error& e) {
+    throw std::runtime_error(file.string() + ": " + std::string(e.description()));
+  }
+  auto bad = [&](const std::string& key, const std::string& why) {
+    return std::runtime_error(file.string() + ": " + key + " " + why);
+  };
+  for (auto&& [key, value] : t) {
+    const std::string k(key.str());
+    if (k == "out") {
+      if (!value.is_string()) throw bad(k, "must be a folder name");
+      c.out = fs::path(*value.value<std::string>());
+    } else if (k == "sizes") {
+      const auto* a = value.as_array();
+      if (!a) throw bad(k, "must be a list of numbers like [28, 64]");
+      for (auto&& v : *a) {
+        if (!v.is_integer()) throw bad(k, "must be a list of numbers like [28, 64]");
+        c.sizes.push_back(static_cast<int>(*v.value<std::int64_t>()));
+      }
+    } else if (k == "on_error") {
+      const auto v = value.value<std::string>();
+      if (!v || (*v != "fail" && *v != "skip")) throw bad(k, "must be \"fail\" or \"skip\"");
+      c.on_error = *v == "skip" ? OnError::Skip : OnError::Fail;
+    } else if (k == "compress") {
+      if (!value.is_boolean()) throw bad(k, "must be true or false");
+      c.compress = *value.value<bool>();
+    } else if (k == "sources") {
+      const auto* s = value.as_table();
+      if (!s) throw bad(k, "must be a table: dataset = \"folder\"");
+      for (auto&& [flag, dir] : *s) {
+        if (!dir.is_string()) throw bad("sources." + std::string(flag.str()), "must be a folder name");
+        fs::path p = *dir.value<std::string>();
+        if (p.is_relative()) p = file.parent_path() / p;  // relative to the config file
+        c.sources.emplace_back(std::string(flag.str()), p);
+      }
+    } else {
+      throw bad(k, "is not a known setting (out, sizes, on_error, compress, [sources])");
+    }
+  }
+  if (c.sources.empty()) throw std::runtime_error(file.string() + ": no [sources] table: dataset = \"folder\"");
+  return c;
+}
+
+bool outputs_up_to_date(const Plan& plan) {
+  const auto manifests = plan.load_manifests();
+  for (const auto& job : steps::make_jobs(manifests, plan.options))
+    for (int size : job.sizes) {
+      const fs::path npz = plan.options.out_dir / npz_file_name(job.manifest->flag, size);
+      fs::path sidecar = npz;
+      sidecar.replace_extension(".json");
+      if (!fs::exists(npz) || !fs::exists(sidecar)) return false;
+      std::ifstream in(sidecar);
+      const auto doc = nlohmann::json::parse(in, nullptr, false);
+      if (doc.is_discarded() || doc.value("plan_sha256", "") != plan.hash) return false;
+    }
+  return true;
+}
+
+std::vector<BuildResult> build_from_plan(const Converter& c, const Plan& plan, int threads, bool progress) {
+  const auto manifests = plan.load_manifests();
+  const auto requested = steps::by_dataset_index(c, manifests);
+  BuildOptions o = plan.options;
+  o.threads = threads;
+  o.progress = progress;
+  o.plan_hash = plan.hash;
+  steps::SignalScope signals;
+  auto jobs = steps::make_jobs(manifests, o);
+  {
+    Enumeration e;
+    e.problems = plan.enumeration.problems;
+    e.missing = plan.enumeration.missing;
+    e.notes = plan.enumeration.notes;
+    steps::record_enumeration_problems(e, o.on_error, jobs);
+  }
+  fs::create_directories(o.out_dir);
+  for (const auto& line : recover_output_dir(o.out_dir)) std::cerr << "medmnist-build: " << line << "\n";
+  NpzOptions npz;
+  npz.compress = o.compress;
+  for (auto& job : jobs) job.writer = std::make_unique<DatasetWriter>(*job.manifest, job.sizes, o.out_dir, npz);
+  try {
+    steps::render(c, steps::jobs_by_dataset(jobs, requested), o, plan.split.samples, 0, plan.split.samples.size());
   } catch (...) {
     for (auto& job : jobs) job.writer->abort();
     throw;

@@ -90,4 +90,30 @@ ShardResult build_shard(const Converter& converter, const Plan& plan, ShardIndex
 std::vector<BuildResult> merge_shards(const Converter& converter, const Plan& plan,
                                       const std::filesystem::path& shard_dir, int threads, bool progress);
 
+// ---- the whole collection from one config file (`--config sources.toml`) -----------
+
+// sources.toml:
+//   out = "/scratch/medmnist"      # optional; --out wins
+//   sizes = [28, 64]               # optional, as --sizes
+//   on_error = "skip"              # optional, as --on-error
+//   compress = true                # optional, false as --no-compress
+//   [sources]                      # one folder per dataset (datasets of one
+//   chestmnist = "/data/NIH"       #   source, e.g. the four Organ ones, may
+//   organamnist = "/data/LiTS"     #   name the same folder: one pass)
+struct CollectionConfig {
+  std::filesystem::path file;
+  std::vector<std::pair<std::string, std::filesystem::path>> sources;  // sorted by dataset (toml++ tables are)
+  std::optional<std::filesystem::path> out;
+  std::vector<int> sizes;
+  std::optional<OnError> on_error;
+  std::optional<bool> compress;
+};
+// Throws std::runtime_error naming the file and the key on anything malformed.
+CollectionConfig read_collection_config(const std::filesystem::path& file);
+
+// Every output of the plan has a sidecar recording this plan's hash, and its .npz.
+bool outputs_up_to_date(const Plan& plan);
+// The one-machine build of a plan, recording its hash in the sidecars.
+std::vector<BuildResult> build_from_plan(const Converter& converter, const Plan& plan, int threads, bool progress);
+
 }  // namespace mmb

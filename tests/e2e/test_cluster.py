@@ -283,3 +283,53 @@ class OutputCommit(TempDirTest):
                 self.assertEqual(now, before, delay)
             for npz in (self.tmp / "out").glob("*.npz"):  # old or new, each pair belongs together
                 self.assertEqual(json.loads(npz.with_suffix(".json").read_text())["sha256"], sha256(npz))
+
+
+class CollectionConfig(TempDirTest):
+    """--config sources.toml: every dataset whose source is there, the others reported; a second
+    run skips what is up to date."""
+
+    def test_builds_what_is_present_reports_the_rest_and_skips_up_to_date_outputs(self):
+        lits.generate(self.tmp / "lits")
+        chest.generate(self.tmp / "nih", patients=6)
+        (self.tmp / "sources.toml").write_text(f"""
+out = "{self.tmp / 'out'}"
+sizes = [28]
+[sources]
+chestmnist = "nih"
+organmnist3d = "{self.tmp / 'lits'}"
+organamnist = "lits"
+pathmnist = "{self.tmp / 'no-such-folder'}"
+""")
+        first = run("build", "--config", self.tmp / "sources.toml", "-q")
+        self.assertIn(f"not found: pathmnist (no folder {self.tmp / 'no-such-folder'})", first.stderr)
+        names = sorted(p.name for p in (self.tmp / "out").glob("*.npz"))
+        self.assertEqual(names, ["chestmnist.npz", "organamnist.npz", "organmnist3d.npz"])
+        # The same bytes as a plain build; the sidecar also records the plan.
+        run("build", "organmnist3d", "organamnist", "--source", self.tmp / "lits", "--out", self.tmp / "plain",
+            "--sizes", "28", "-q")
+        for flag in ("organamnist", "organmnist3d"):
+            self.assertEqual(sha256(self.tmp / "out" / f"{flag}.npz"), sha256(self.tmp / "plain" / f"{flag}.npz"))
+            side = json.loads((self.tmp / "out" / f"{flag}.json").read_text())
+            self.assertEqual(len(side["plan_sha256"]), 64)
+        stamps = {p.name: p.stat().st_mtime_ns for p in (self.tmp / "out").iterdir()}
+
+        second = run("build", "--config", self.tmp / "sources.toml", "-q")
+        for flag in ("chestmnist", "organamnist", "organmnist3d"):
+            self.assertIn(f"up to date: {flag}", second.stdout)
+        self.assertEqual({p.name: p.stat().st_mtime_ns for p in (self.tmp / "out").iterdir()}, stamps)
+
+        # A changed option is a different plan: rebuilt.
+        third = run("build", "--config", self.tmp / "sources.toml", "-q", "--split", "ratio")
+        self.assertNotIn("up to date", third.stdout)
+
+        plans = run("plan", "--config", self.tmp / "sources.toml", "--out", self.tmp / "plans")
+        self.assertEqual(sorted(p.name for p in (self.tmp / "plans").glob("*.plan.json")),
+                         ["chestmnist.plan.json", "organamnist.plan.json"])  # one pass over LiTS
+        self.assertIn("not found: pathmnist", plans.stderr)
+
+    def test_a_bad_config_names_the_file_and_the_key(self):
+        (self.tmp / "sources.toml").write_text('sizes = "28"\n[sources]\nchestmnist = "x"\n')
+        proc = run("build", "--config", self.tmp / "sources.toml", "--out", self.tmp / "out", check=False)
+        self.assertEqual(proc.returncode, 3)
+        self.assertIn("sources.toml: sizes must be a list", proc.stderr)

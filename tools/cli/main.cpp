@@ -171,7 +171,8 @@ void print_result(const mmb::Manifest& m, const mmb::BuildResult& r) {
 void add_cluster_options(po::options_description& d) {
   d.add_options()("plan", po::value<std::string>(), "a plan file from 'plan' (build renders one --shard of it)")(
       "shard", po::value<std::string>(), "i/n (0-based), auto or auto/n: which part of the plan to render")(
-      "shard-dir", po::value<std::string>(), "shard files (default: <out>/.medmnist-shards-<plan hash>)");
+      "shard-dir", po::value<std::string>(), "shard files (default: <out>/.medmnist-shards-<plan hash>)")(
+      "config", po::value<std::string>(), "sources.toml: build every dataset whose source is present");
 }
 
 fs::path shard_dir(const po::variables_map& vm, const mmb::Plan& plan) {
@@ -196,6 +197,65 @@ int cmd_build_shard(const po::variables_map& vm, const std::vector<std::string>&
   return kOk;
 }
 
+// --config sources.toml: every dataset whose source folder is present, one
+// pass per source; `build` skips outputs whose sidecars record the same plan.
+int run_collection(const po::variables_map& vm, std::vector<std::string> flags, bool plan_only) {
+  if (vm.count("source")) throw UsageError("--config names a source folder per dataset; leave --source out");
+  if (vm.count("index-map")) throw UsageError("--index-map applies to one dataset; it cannot go with --config");
+  const auto config = mmb::read_collection_config(vm["config"].as<std::string>());
+  mmb::BuildOptions o;
+  o.threads = vm["threads"].as<int>();
+  apply_split_option(vm["split"].as<std::string>(), o);
+  if (vm.count("group")) o.group_by_subject = vm["group"].as<std::string>() == "subject";
+  if (vm.count("seed")) o.seed = vm["seed"].as<std::uint64_t>();
+  if (vm.count("out")) o.out_dir = vm["out"].as<std::string>();
+  else if (config.out) o.out_dir = *config.out;
+  else throw UsageError("--out DIR is required (or out = \"DIR\" in " + config.file.string() + ")");
+  o.sizes = vm.count("sizes") ? parse_sizes(vm["sizes"].as<std::string>()) : config.sizes;
+  const auto on_error = vm["on-error"].as<std::string>();
+  if (on_error != "fail" && on_error != "skip") throw UsageError("--on-error expects fail or skip");
+  o.on_error = !vm["on-error"].defaulted() ? (on_error == "skip" ? mmb::OnError::Skip : mmb::OnError::Fail)
+                                           : config.on_error.value_or(mmb::OnError::Fail);
+  o.compress = vm.count("no-compress") ? false : config.compress.value_or(true);
+  o.progress = !vm.count("quiet");
+  mmb::ManifestSource manifests_from;
+  if (vm.count("manifests")) manifests_from.dir = fs::absolute(vm["manifests"].as<std::string>());
+  if (vm.count("set")) manifests_from.overrides = vm["set"].as<std::vector<std::string>>();
+  if (flags.empty())
+    for (const auto& [flag, dir] : config.sources) flags.push_back(flag);
+  // One pass per (converter, source folder).
+  std::vector<std::tuple<const mmb::Converter*, fs::path, std::vector<mmb::Manifest>>> passes;
+  for (const auto& flag : flags) {
+    auto it = std::find_if(config.sources.begin(), config.sources.end(), [&](const auto& s) { return s.first == flag; });
+    if (it == config.sources.end()) throw UsageError(flag + " has no source in " + config.file.string());
+    const auto* c = &converter_for(flag);
+    if (!fs::is_directory(it->second)) {
+      std::cerr << "not found: " << flag << " (no folder " << it->second.string() << ")\n";
+      continue;
+    }
+    auto pass = std::find_if(passes.begin(), passes.end(),
+                             [&](const auto& p) { return std::get<0>(p) == c && std::get<1>(p) == it->second; });
+    if (pass == passes.end()) pass = passes.insert(passes.end(), {c, it->second, {}});
+    std::get<2>(*pass).push_back(load_manifest(flag, vm));
+  }
+  for (const auto& [converter, source, manifests] : passes) {
+    o.source = source;
+    const auto plan = mmb::make_plan(*converter, manifests, o, manifests_from);
+    if (plan_only) {
+      const fs::path file = o.out_dir / (manifests.front().flag + ".plan.json");
+      mmb::write_plan(plan, file);
+      std::cout << "wrote " << file.string() << " (sha256 " << plan.hash << "): " << plan.split.samples.size()
+                << " samples\n";
+    } else if (mmb::outputs_up_to_date(plan)) {
+      for (const auto& m : manifests) std::cout << "up to date: " << m.flag << " (plan " << plan.hash.substr(0, 12) << ")\n";
+    } else {
+      const auto results = mmb::build_from_plan(*converter, plan, o.threads, o.progress);
+      for (std::size_t i = 0; i < results.size(); ++i) print_result(manifests[i], results[i]);
+    }
+  }
+  return kOk;
+}
+
 int cmd_plan(int argc, char** argv) {
   auto d = source_options();
   d.add_options()("dataset", po::value<std::vector<std::string>>(), "dataset flags")(
@@ -203,10 +263,13 @@ int cmd_plan(int argc, char** argv) {
       "plan", po::value<std::string>(), "plan file (default: <out>/<dataset>.plan.json)")(
       "sizes", po::value<std::string>(), "comma-separated sizes (default: all the dataset has)")(
       "on-error", po::value<std::string>()->default_value("fail"), "fail | skip: stop at a bad input, or record it")(
-      "no-compress", "write STORED members instead of DEFLATE");
+      "no-compress", "write STORED members instead of DEFLATE")(
+      "config", po::value<std::string>(), "sources.toml: a source folder per dataset (docs/cluster.md)")(
+      "quiet,q", "no progress output");
   std::vector<std::string> flags;
   auto vm = parse(argc, argv, d, "dataset", &flags);
   if (vm.count("help")) return std::cout << "usage: medmnist-build plan DATASET... --source DIR --out DIR\n" << d, kOk;
+  if (vm.count("config")) return run_collection(vm, flags, true);
   if (flags.empty()) throw UsageError("plan needs at least one DATASET");
   if (!vm.count("out")) throw UsageError("--out DIR is required");
   auto o = build_options(vm);
@@ -274,6 +337,7 @@ int cmd_build(int argc, char** argv) {
   auto vm = parse(argc, argv, d, "dataset", &flags);
   if (vm.count("help")) return std::cout << "usage: medmnist-build build DATASET... --source DIR --out DIR\n" << d, kOk;
   if (vm.count("plan")) return cmd_build_shard(vm, flags);
+  if (vm.count("config")) return run_collection(vm, flags, false);
   if (vm.count("shard")) throw UsageError("--shard needs --plan PLAN (made by 'plan')");
   if (flags.empty()) throw UsageError("build needs at least one DATASET");
   if (!vm.count("out")) throw UsageError("--out DIR is required");
