@@ -293,6 +293,14 @@ void merge_dataset_shard(const Plan& plan, const ShardRecord& record, int datase
   job.result.dropped.insert(job.result.dropped.end(), dropped.begin(), dropped.end());
 }
 
+// The synapsemnist3d converter opens its volumes in enumerate() and render()
+// finds them there (converters/synapsemnist3d.cpp, `opened`); there is no
+// other hook to open them, so its shards enumerate again (a CSV and the
+// volume headers: cheap). Other converters render from the plan alone.
+void prepare_converter(const Converter& c, const Plan& plan, const std::vector<const Manifest*>& requested) {
+  if (c.flag() == "synapsemnist3d") (void)c.enumerate_all(plan.options.source, requested);
+}
+
 }  // namespace
 
 std::vector<Manifest> Plan::load_manifests() const {
@@ -504,6 +512,7 @@ ShardResult build_shard(const Converter& c, const Plan& plan, ShardIndex shard, 
                                                  name + ".");
   OutputSet outputs;
   try {
+    prepare_converter(c, plan, requested);
     steps::render(c, steps::jobs_by_dataset(jobs, requested), o, plan.split.samples, result.range.first,
                   result.range.last);
     json doc;
@@ -673,6 +682,7 @@ std::vector<BuildResult> build_from_plan(const Converter& c, const Plan& plan, i
   npz.compress = o.compress;
   for (auto& job : jobs) job.writer = std::make_unique<DatasetWriter>(*job.manifest, job.sizes, o.out_dir, npz);
   try {
+    prepare_converter(c, plan, requested);
     steps::render(c, steps::jobs_by_dataset(jobs, requested), o, plan.split.samples, 0, plan.split.samples.size());
   } catch (...) {
     for (auto& job : jobs) job.writer->abort();

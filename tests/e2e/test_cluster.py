@@ -333,3 +333,28 @@ pathmnist = "{self.tmp / 'no-such-folder'}"
         proc = run("build", "--config", self.tmp / "sources.toml", "--out", self.tmp / "out", check=False)
         self.assertEqual(proc.returncode, 3)
         self.assertIn("sources.toml: sizes must be a list", proc.stderr)
+
+
+class EveryKindOfSource(TempDirTest):
+    """3 shards + merge equal a one-machine build for sources of every shape: DICOM series units
+    (LIDC), NIfTI volumes (RibFrac), EM volumes read in enumerate (synapse), meshes (IntrA),
+    HDF5 rows (BBBC051) and class folders (PBC)."""
+    CASES = [("make_lidc_fixture", "nodulemnist3d", {"patients": 4}),
+             ("make_ribfrac_fixture", "fracturemnist3d", {}),
+             ("make_em_fixture", "synapsemnist3d", {}),
+             ("make_intra_fixture", "vesselmnist3d", {"models": 6}),
+             ("make_bbbc051_fixture", "tissuemnist", {}),
+             ("make_pbc_fixture", "bloodmnist", {"per_class": 3})]
+
+    def test_three_shards_merge_to_the_one_machine_bytes(self):
+        for module, flag, options in self.CASES:
+            with self.subTest(flag=flag):
+                src = self.tmp / flag / "src"
+                load_tool(module).generate(src, **options)
+                run("build", flag, "--source", src, "--out", self.tmp / flag / "one", "--sizes", "28", "-q")
+                plan_file = plan(src, self.tmp / flag / "out", [flag], "--sizes", "28")
+                run_shards(plan_file, 3)
+                run("merge", "--plan", plan_file, "-q")
+                expected = outputs(self.tmp / flag / "one")
+                self.assertEqual(len(expected), 2)
+                self.assertEqual(outputs(self.tmp / flag / "out"), expected)
