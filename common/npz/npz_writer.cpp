@@ -223,7 +223,13 @@ class ParallelDeflate {
     auto chunk = std::move(queue_.front());
     queue_.pop_front();
     chunk->compress_if_unclaimed();  // not started yet: the writer does it now
-    while (!chunk->done.load(std::memory_order_acquire)) std::this_thread::yield();
+    // Started by a task: help with the chunks behind it rather than spin.
+    for (std::size_t next = 0; !chunk->done.load(std::memory_order_acquire);) {
+      if (next < queue_.size())
+        queue_[next++]->compress_if_unclaimed();
+      else
+        std::this_thread::yield();
+    }
     write_one(*chunk, write);
   }
   template <class Write>
