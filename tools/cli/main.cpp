@@ -321,7 +321,12 @@ int cmd_merge(int argc, char** argv) {
   const auto results = mmb::merge_shards(converter_for(plan.datasets.front()), plan, dir, vm["threads"].as<int>(),
                                          !vm.count("quiet"));
   for (std::size_t i = 0; i < results.size(); ++i) print_result(manifests[i], results[i]);
-  if (!vm.count("keep-shards")) fs::remove_all(dir);
+  if (!vm.count("keep-shards")) {  // only the shard files: --shard-dir may name a folder holding other things
+    for (const auto& entry : fs::directory_iterator(dir))
+      if (entry.path().filename().string().rfind("shard-", 0) == 0) fs::remove(entry.path());
+    std::error_code ec;
+    fs::remove(dir, ec);  // if now empty
+  }
   return kOk;
 }
 
