@@ -10,6 +10,7 @@ PACKAGES=(
   libboost-program-options-dev libgtest-dev libtomlplusplus-dev nlohmann-json3-dev
   zlib1g-dev libssl-dev libgif-dev libhdf5-dev libpugixml-dev libzip-dev
   python3-numpy python3-scipy python3-skimage python3-pil python3-h5py python3-pydicom python3-nibabel
+  slurmctld slurmd slurm-client munge
 )
 
 missing=()

@@ -28,4 +28,25 @@ NpyArray read_npz_array(const std::filesystem::path& npz, const std::string& key
   return a;
 }
 
+struct NpzArrayStream::Impl {
+  zip::Archive archive;
+  zip::MemberReader reader;
+  npy::Header header;
+  Impl(const std::filesystem::path& npz, const std::string& key)
+      : archive(npz), reader(archive, zip::find_array(archive, key)), header(zip::read_npy_header(reader)) {
+    if (header.fortran_order) reader.fail("Fortran-order arrays are not supported");
+  }
+};
+
+NpzArrayStream::NpzArrayStream(const std::filesystem::path& npz, const std::string& key)
+    : impl_(std::make_unique<Impl>(npz, key)) {}
+NpzArrayStream::~NpzArrayStream() = default;
+const std::vector<std::size_t>& NpzArrayStream::shape() const { return impl_->header.shape; }
+const std::string& NpzArrayStream::descr() const { return impl_->header.descr; }
+void NpzArrayStream::read(std::uint8_t* dst, std::size_t n) {
+  if (n > impl_->reader.remaining()) impl_->reader.fail("array ends early");
+  impl_->reader.read(dst, n);
+}
+void NpzArrayStream::finish() { impl_->reader.finish(); }
+
 }  // namespace mmb

@@ -4,8 +4,16 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_group.h>
+
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <deque>
+#include <exception>
+#include <thread>
 #include <cstring>
 #include <functional>
 #include <numeric>
@@ -99,34 +107,146 @@ class OutputFile {
 // different bytes for equal input on AVX-512 machines (docs/architecture.md).
 class ChunkCompressor {
  public:
-  explicit ChunkCompressor(int level) {
+  explicit ChunkCompressor(int level) : level_(level) {
     if (level < 1 || level > 9)
       throw std::invalid_argument("npz compression level must be 1..9 (zlib), got " + std::to_string(level));
     if (deflateInit2(&z_, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
       throw std::runtime_error("zlib deflateInit2 failed");
-    // Room for a stored fallback plus the flush marker.
-    out_.resize(deflateBound(&z_, kChunk) + 16);
   }
   ~ChunkCompressor() { deflateEnd(&z_); }
   ChunkCompressor(const ChunkCompressor&) = delete;
   ChunkCompressor& operator=(const ChunkCompressor&) = delete;
 
-  // Returns the compressed bytes; `last` sets BFINAL on the final block.
-  std::pair<const std::uint8_t*, std::size_t> compress(const std::uint8_t* in, std::size_t n, bool last) {
+  int level() const { return level_; }
+
+  // Replaces out with the compressed bytes; `last` sets BFINAL on the final block.
+  void compress(const std::uint8_t* in, std::size_t n, bool last, std::vector<std::uint8_t>& out) {
     deflateReset(&z_);
+    out.resize(deflateBound(&z_, n) + 16);  // room for a stored fallback plus the flush marker
     z_.next_in = const_cast<std::uint8_t*>(in);
     z_.avail_in = static_cast<uInt>(n);
-    z_.next_out = out_.data();
-    z_.avail_out = static_cast<uInt>(out_.size());
+    z_.next_out = out.data();
+    z_.avail_out = static_cast<uInt>(out.size());
     const int r = deflate(&z_, last ? Z_FINISH : Z_FULL_FLUSH);
     if (r != (last ? Z_STREAM_END : Z_OK) || z_.avail_in != 0)
       throw std::runtime_error("zlib deflate failed with code " + std::to_string(r));
-    return {out_.data(), out_.size() - z_.avail_out};
+    out.resize(out.size() - z_.avail_out);
   }
 
  private:
+  int level_;
   z_stream z_{};
-  std::vector<std::uint8_t> out_;
+};
+
+// One compressor per thread and level, so a chunk task never waits for a
+// stream and never allocates zlib's tables again.
+ChunkCompressor& thread_compressor(int level) {
+  thread_local std::unique_ptr<ChunkCompressor> c;
+  if (!c || c->level() != level) c = std::make_unique<ChunkCompressor>(level);
+  return *c;
+}
+
+// A chunk of one member on its way through the compressing tasks. Whoever
+// claims it first (a task, or the writer needing it next) compresses it; the
+// writer then writes the chunks strictly in order, so the bytes are those of
+// the serial loop whatever the number of threads.
+struct Chunk {
+  std::vector<std::uint8_t> in, out;
+  bool last = false;
+  int level = 1;
+  std::atomic<bool> claimed{false}, done{false};
+  std::exception_ptr error;
+
+  void compress_if_unclaimed() {
+    if (claimed.exchange(true)) return;
+    try {
+      thread_compressor(level).compress(in.data(), in.size(), last, out);
+    } catch (...) {
+      error = std::current_exception();
+    }
+    std::vector<std::uint8_t>().swap(in);
+    done.store(true, std::memory_order_release);
+  }
+};
+
+// Compresses chunks as TBB tasks, at most `max_in_flight` at a time, and
+// hands them back in submission order. With one thread in the arena it
+// compresses inline, as the serial writer did.
+class ParallelDeflate {
+ public:
+  explicit ParallelDeflate(int level) : level_(level) {
+    thread_compressor(level);  // validates the level before any data
+  }
+  ~ParallelDeflate() { drain(); }
+  ParallelDeflate(const ParallelDeflate&) = delete;
+  ParallelDeflate& operator=(const ParallelDeflate&) = delete;
+
+  // Takes the chunk's bytes (swapped out of `in`); write(out) receives the
+  // compressed chunks that are ready, in order.
+  template <class Write>
+  void submit(std::vector<std::uint8_t>& in, bool last, Write&& write) {
+    auto chunk = std::make_shared<Chunk>();
+    chunk->in.swap(in);
+    chunk->last = last;
+    chunk->level = level_;
+    const std::size_t max_in_flight = 2 * threads();
+    if (max_in_flight <= 2) {  // one thread: no task would ever run beside the writer
+      chunk->compress_if_unclaimed();
+      write_one(*chunk, write);
+      return;
+    }
+    queue_.push_back(chunk);
+    tasks_.run([chunk] { chunk->compress_if_unclaimed(); });
+    while (queue_.size() > max_in_flight || (!queue_.empty() && queue_.front()->done.load(std::memory_order_acquire)))
+      pop_front(write);
+  }
+
+  // Writes every chunk still in flight, in order.
+  template <class Write>
+  void flush(Write&& write) {
+    while (!queue_.empty()) pop_front(write);
+  }
+
+  // Waits for the tasks and forgets their chunks (abort, destructor).
+  void drain() noexcept {
+    for (auto& c : queue_) c->claimed.exchange(true);
+    try {
+      tasks_.wait();
+    } catch (...) {
+    }
+    queue_.clear();
+  }
+
+ private:
+  template <class Write>
+  void pop_front(Write& write) {
+    auto chunk = std::move(queue_.front());
+    queue_.pop_front();
+    chunk->compress_if_unclaimed();  // not started yet: the writer does it now
+    // Started by a task: help with the chunks behind it rather than spin.
+    for (std::size_t next = 0; !chunk->done.load(std::memory_order_acquire);) {
+      if (next < queue_.size())
+        queue_[next++]->compress_if_unclaimed();
+      else
+        std::this_thread::yield();
+    }
+    write_one(*chunk, write);
+  }
+  template <class Write>
+  static void write_one(Chunk& chunk, Write& write) {
+    if (chunk.error) std::rethrow_exception(chunk.error);
+    write(chunk.out);
+  }
+
+  // The build's --threads (a global_control limit) or the arena's size, whichever is smaller.
+  static std::size_t threads() {
+    const auto limit = tbb::global_control::active_value(tbb::global_control::max_allowed_parallelism);
+    return std::min<std::size_t>(limit, static_cast<std::size_t>(tbb::this_task_arena::max_concurrency()));
+  }
+
+  int level_;
+  std::deque<std::shared_ptr<Chunk>> queue_;
+  tbb::task_group tasks_;
 };
 
 struct Member {
@@ -252,7 +372,7 @@ struct NpzWriter::Impl {
   fs::path temp_path;
   NpzOptions options;
   std::unique_ptr<OutputFile> file;
-  std::unique_ptr<ChunkCompressor> compressor;
+  std::unique_ptr<ParallelDeflate> compressor;
   std::vector<Member> members;
   std::unique_ptr<OpenMember> open;
   bool committed = false;
@@ -262,7 +382,7 @@ struct NpzWriter::Impl {
       : final_path(std::move(final)),
         temp_path(final_path.string() + ".partial-" + std::to_string(::getpid())),
         options(o) {
-    if (options.compress) compressor = std::make_unique<ChunkCompressor>(options.level);
+    if (options.compress) compressor = std::make_unique<ParallelDeflate>(options.level);
     file = std::make_unique<OutputFile>(temp_path);
   }
 
@@ -275,9 +395,10 @@ struct NpzWriter::Impl {
   void begin(const std::string& name, const std::vector<std::size_t>& item_shape);
   void append(const std::uint8_t* data, std::size_t n);
   void feed_compressor(const std::uint8_t* data, std::size_t n);
-  void write_compressed(const std::uint8_t* data, std::size_t n, bool last);
+  void write_compressed(std::vector<std::uint8_t>& chunk, bool last);
   std::size_t end(std::size_t n_items_if_empty_items);
   void commit();
+  void finish();
   void abort() noexcept;
 };
 
@@ -336,26 +457,20 @@ void NpzWriter::Impl::append(const std::uint8_t* data, std::size_t n) {
 void NpzWriter::Impl::feed_compressor(const std::uint8_t* data, std::size_t n) {
   auto& pending = open->pending;
   while (n > 0) {
-    if (pending.empty() && n >= kChunk) {  // whole chunks straight from the caller
-      write_compressed(data, kChunk, false);
-      data += kChunk;
-      n -= kChunk;
-      continue;
-    }
     const std::size_t take = std::min(n, kChunk - pending.size());
     pending.insert(pending.end(), data, data + take);
     data += take;
     n -= take;
     if (pending.size() == kChunk) {
-      write_compressed(pending.data(), kChunk, false);
-      pending.clear();
+      write_compressed(pending, false);
+      pending.reserve(kChunk);
     }
   }
 }
 
-void NpzWriter::Impl::write_compressed(const std::uint8_t* data, std::size_t n, bool last) {
-  const auto [out, size] = compressor->compress(data, n, last);
-  file->write(out, size);
+void NpzWriter::Impl::write_compressed(std::vector<std::uint8_t>& chunk, bool last) {
+  compressor->submit(chunk, last, [this](const std::vector<std::uint8_t>& out) { file->write(out); });
+  chunk.clear();
 }
 
 std::size_t NpzWriter::Impl::end(std::size_t n_items_if_empty_items) {
@@ -364,10 +479,9 @@ std::size_t NpzWriter::Impl::end(std::size_t n_items_if_empty_items) {
   OpenMember& o = *open;
   if (options.compress) {
     // Every full chunk was written non-final; the remainder (maybe empty) ends the stream.
-    if (o.pending.empty())
-      file->write(kEmptyFinalBlock, sizeof kEmptyFinalBlock);
-    else
-      write_compressed(o.pending.data(), o.pending.size(), true);
+    if (!o.pending.empty()) write_compressed(o.pending, true);
+    compressor->flush([this](const std::vector<std::uint8_t>& out) { file->write(out); });
+    if (o.data_bytes % kChunk == 0) file->write(kEmptyFinalBlock, sizeof kEmptyFinalBlock);
   }
   const std::size_t n_items = o.item_size ? o.data_bytes / o.item_size : n_items_if_empty_items;
   const auto header = npy::make_header(n_items, o.item_shape, o.npy_header_size);
@@ -392,6 +506,17 @@ std::size_t NpzWriter::Impl::end(std::size_t n_items_if_empty_items) {
 }
 
 void NpzWriter::Impl::commit() {
+  finish();
+  std::error_code ec;
+  fs::rename(temp_path, final_path, ec);
+  if (ec)
+    throw std::runtime_error(final_path.string() + ": cannot rename " + temp_path.string() +
+                             " into place: " + ec.message());
+  sync_directory(final_path.parent_path());
+  committed = true;
+}
+
+void NpzWriter::Impl::finish() {
   require_writable("commit");
   if (open)
     throw std::logic_error("NpzWriter::commit while '" + open->m.name + "' is open: " + final_path.string());
@@ -401,18 +526,13 @@ void NpzWriter::Impl::commit() {
   file->write(cd);
   file->write(end_records(members.size(), cd_offset, cd.size(), options.force_zip64));
   file->sync_and_close();
-  std::error_code ec;
-  fs::rename(temp_path, final_path, ec);
-  if (ec)
-    throw std::runtime_error(final_path.string() + ": cannot rename " + temp_path.string() +
-                             " into place: " + ec.message());
-  sync_directory(final_path.parent_path());
-  committed = closed = true;
+  closed = true;
 }
 
 void NpzWriter::Impl::abort() noexcept {
   if (committed) return;
   closed = true;
+  if (compressor) compressor->drain();
   open.reset();
   if (file) file->close_quietly();
   std::error_code ec;
@@ -444,6 +564,8 @@ void NpzWriter::add_array(const std::string& name, const std::vector<std::size_t
 }
 
 void NpzWriter::commit() { impl_->commit(); }
+
+void NpzWriter::finish() { impl_->finish(); }
 
 void NpzWriter::abort() { impl_->abort(); }
 

@@ -5,7 +5,8 @@
 // Layout choices (see docs/architecture.md):
 //  * the file is written to "<final>.partial-<pid>" beside the final path and
 //    renamed into place by commit(); abort() or the destructor removes it;
-//  * DEFLATE (default) or STORED members; ZIP64 records whenever a size or an
+//  * DEFLATE (default) or STORED members; DEFLATE chunks are compressed as
+//    TBB tasks and written in order, so the bytes do not depend on threads; ZIP64 records whenever a size or an
 //    offset passes 0xFFFFFFFF (or always, with force_zip64);
 //  * fixed DOS timestamp and member order = call order, so equal inputs give
 //    equal bytes;
@@ -46,6 +47,10 @@ class NpzWriter {
 
   // Writes the central directory, flushes, and renames the file into place.
   void commit();
+  // Like commit() but leaves the complete, fsynced file at temp_path(), for a
+  // caller that renames several files together (common/pipeline/output_commit.h).
+  // abort() still removes the temp file if it was not renamed.
+  void finish();
   // Removes the temporary file. Safe to call more than once.
   void abort();
 

@@ -9,11 +9,14 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <iostream>
 #include <opencv2/core.hpp>
 #include <optional>
 
 #include "common/io/files.h"
+#include "common/pipeline/build_steps.h"
 #include "common/pipeline/dataset_writer.h"
+#include "common/pipeline/output_commit.h"
 #include "common/pipeline/progress.h"
 #include "common/pipeline/sidecar.h"
 
@@ -26,32 +29,7 @@ std::atomic<bool> g_interrupted{false};
 
 extern "C" void on_signal(int) { g_interrupted = true; }
 
-// Installs SIGINT/SIGTERM handlers for the duration of a build, so Ctrl-C
-// stops the pipeline and the temporary files are removed.
-class SignalGuard {
- public:
-  SignalGuard() {
-    g_interrupted = false;
-    old_int_ = std::signal(SIGINT, on_signal);
-    old_term_ = std::signal(SIGTERM, on_signal);
-  }
-  ~SignalGuard() {
-    std::signal(SIGINT, old_int_);
-    std::signal(SIGTERM, old_term_);
-  }
-
- private:
-  void (*old_int_)(int);
-  void (*old_term_)(int);
-};
-
-// One requested dataset of the pass.
-struct Job {
-  const Manifest* manifest;
-  std::vector<int> sizes;
-  std::unique_ptr<DatasetWriter> writer;
-  BuildResult result;
-};
+using steps::Job;
 
 // A run of consecutive samples sharing a unit: the pipeline's work item.
 struct Run {
@@ -158,10 +136,28 @@ nlohmann::ordered_json sidecar_json(const Job& job, const BuildOptions& o, const
   doc["dropped_by_split_rule"] = plan.dropped;
   doc["named_but_missing"] = plan.not_in_source;
   doc["warnings"] = r.warnings;
+  if (!o.plan_hash.empty()) doc["plan_sha256"] = o.plan_hash;
   return doc;
 }
 
-void record_enumeration_problems(const Enumeration& e, OnError on_error, std::vector<Job>& jobs) {
+}  // namespace
+
+// Installs SIGINT/SIGTERM handlers for the duration of a build, so Ctrl-C
+// stops the pipeline and the temporary files are removed.
+steps::SignalScope::SignalScope() {
+  g_interrupted = false;
+  old_int_ = std::signal(SIGINT, on_signal);
+  old_term_ = std::signal(SIGTERM, on_signal);
+}
+
+steps::SignalScope::~SignalScope() {
+  std::signal(SIGINT, old_int_);
+  std::signal(SIGTERM, old_term_);
+}
+
+bool steps::SignalScope::interrupted() { return g_interrupted; }
+
+void steps::record_enumeration_problems(const Enumeration& e, OnError on_error, std::vector<Job>& jobs) {
   if (on_error == OnError::Fail) {
     if (!e.problems.empty()) throw InputError(e.problems.front().where, e.problems.front().reason);
     if (!e.missing.empty()) throw InputError(e.missing.front(), "listed by the label file but missing on disk");
@@ -174,16 +170,24 @@ void record_enumeration_problems(const Enumeration& e, OnError on_error, std::ve
   }
 }
 
+namespace {
+
 class Pass {
  public:
-  Pass(const Converter& c, std::vector<Job*> by_dataset, const BuildOptions& o, const std::vector<Sample>& samples)
-      : c_(c), jobs_(std::move(by_dataset)), o_(o), samples_(samples), runs_(units_in_order(samples)) {}
+  Pass(const Converter& c, std::vector<Job*> by_dataset, const BuildOptions& o, const std::vector<Sample>& samples,
+       std::size_t first = 0, std::size_t last = SIZE_MAX)
+      : c_(c), jobs_(std::move(by_dataset)), o_(o), samples_(samples), runs_(units_in_order(samples)) {
+    // A shard renders the runs in [first, last) (cut at unit boundaries, cluster.cpp).
+    std::erase_if(runs_, [&](const Run& r) { return r.first < first || r.first >= last; });
+  }
 
   void run() {
     const int threads = o_.threads > 0 ? o_.threads : tbb::this_task_arena::max_concurrency();
     tbb::global_control limit(tbb::global_control::max_allowed_parallelism, threads);
     cv::setNumThreads(1);  // parallelism comes from the pipeline, not from inside OpenCV
-    Progress progress(jobs_label(), samples_.size(), o_.progress);
+    std::size_t total = 0;
+    for (const Run& r : runs_) total += r.count;
+    Progress progress(jobs_label(), total, o_.progress);
     tbb::parallel_pipeline(
         static_cast<std::size_t>(4 * threads),
         tbb::make_filter<void, Run>(tbb::filter_mode::serial_in_order, [&](tbb::flow_control& fc) { return next(fc); }) &
@@ -244,6 +248,9 @@ class Pass {
 std::vector<int> sizes_for(const Manifest& m, const std::vector<int>& requested, bool several) {
   if (requested.empty()) return m.sizes;
   std::vector<int> sizes;
+  for (std::size_t i = 0; i < requested.size(); ++i)
+    if (std::find(requested.begin(), requested.begin() + i, requested[i]) != requested.begin() + i)
+      throw std::invalid_argument("size " + std::to_string(requested[i]) + " is requested twice");
   for (int s : requested) {
     const bool available = std::find(m.sizes.begin(), m.sizes.end(), s) != m.sizes.end();
     if (available) sizes.push_back(s);
@@ -262,18 +269,60 @@ void warn_about_counts(Job& job) {
                                     " (the medmnist loader asserts the official count)");
 }
 
-void commit(Job& job, const BuildOptions& o, const SplitPlan& plan) {
+// Every file complete and fsynced under its temp name, sidecars included,
+// before the first rename (output_commit.h).
+void finish(Job& job, const BuildOptions& o, const SplitPlan& plan, OutputSet& outputs) {
   warn_about_counts(job);
-  const auto files = job.writer->commit();
+  const auto files = job.writer->finish();
   for (std::size_t i = 0; i < files.size(); ++i) {
-    OutputFile out{job.sizes[i], files[i], files[i], sha256_file(files[i])};
+    const auto& [temp, final_path] = files[i];
+    OutputFile out{job.sizes[i], final_path, final_path, sha256_file(temp)};
     out.sidecar.replace_extension(".json");
-    write_json_atomically(out.sidecar, sidecar_json(job, o, plan, out.size, out.sha256));
+    outputs.add(temp, final_path);
+    const fs::path sidecar_temp = partial_path(out.sidecar);
+    outputs.add_sidecar(sidecar_temp, out.sidecar);
+    write_json_durably(sidecar_temp, sidecar_json(job, o, plan, out.size, out.sha256));
     job.result.outputs.push_back(out);
   }
 }
 
-std::vector<const Manifest*> by_dataset_index(const Converter& c, const std::vector<Manifest>& manifests) {
+}  // namespace
+
+void steps::commit_all(std::vector<Job>& jobs, const BuildOptions& o, const SplitPlan& plan) {
+  OutputSet outputs;  // removes every temp file if anything below throws
+  try {
+    for (auto& job : jobs) finish(job, o, plan, outputs);
+  } catch (...) {
+    for (auto& job : jobs) job.writer->abort();
+    throw;
+  }
+  outputs.commit();
+}
+
+std::vector<Job> steps::make_jobs(const std::vector<Manifest>& manifests, const BuildOptions& o) {
+  std::vector<Job> jobs;
+  for (const auto& m : manifests) jobs.push_back({&m, sizes_for(m, o.sizes, manifests.size() > 1), nullptr, {}});
+  return jobs;
+}
+
+std::vector<Job*> steps::jobs_by_dataset(std::vector<Job>& jobs, const std::vector<const Manifest*>& requested) {
+  std::vector<Job*> by_dataset(requested.size(), nullptr);
+  for (auto& job : jobs) by_dataset[std::find(requested.begin(), requested.end(), job.manifest) - requested.begin()] = &job;
+  return by_dataset;
+}
+
+std::vector<std::size_t> steps::unit_starts(const std::vector<Sample>& samples) {
+  std::vector<std::size_t> starts;
+  for (const Run& r : units_in_order(samples)) starts.push_back(r.first);
+  return starts;
+}
+
+void steps::render(const Converter& c, const std::vector<Job*>& by_dataset, const BuildOptions& o,
+                   const std::vector<Sample>& samples, std::size_t first, std::size_t last) {
+  Pass(c, by_dataset, o, samples, first, last).run();
+}
+
+std::vector<const Manifest*> steps::by_dataset_index(const Converter& c, const std::vector<Manifest>& manifests) {
   const auto flags = c.flags();
   std::vector<const Manifest*> out(flags.size(), nullptr);
   for (const auto& m : manifests) {
@@ -283,8 +332,6 @@ std::vector<const Manifest*> by_dataset_index(const Converter& c, const std::vec
   }
   return out;
 }
-
-}  // namespace
 
 Enumeration enumerate_requested(const Converter& c, const std::vector<const Manifest*>& requested,
                                 const fs::path& source) {
@@ -301,33 +348,27 @@ std::vector<BuildResult> build_datasets(const Converter& c, const std::vector<Ma
   if (manifests.empty()) throw std::invalid_argument("no dataset to build");
   if (o.index_map && manifests.size() > 1)
     throw std::invalid_argument("--index-map applies to one dataset; build the datasets one by one");
-  const auto requested = by_dataset_index(c, manifests);
-  SignalGuard signals;
-  std::vector<Job> jobs;
-  for (const auto& m : manifests) jobs.push_back({&m, sizes_for(m, o.sizes, manifests.size() > 1), nullptr, {}});
+  const auto requested = steps::by_dataset_index(c, manifests);
+  steps::SignalScope signals;
+  std::vector<Job> jobs = steps::make_jobs(manifests, o);
   Enumeration e = enumerate_requested(c, requested, o.source);
-  record_enumeration_problems(e, o.on_error, jobs);
+  steps::record_enumeration_problems(e, o.on_error, jobs);
   const SplitPlan plan = plan_splits(std::move(e), manifests.front(), o);
 
   fs::create_directories(o.out_dir);
+  for (const auto& line : recover_output_dir(o.out_dir)) std::cerr << "medmnist-build: " << line << "\n";
   NpzOptions npz;
   npz.compress = o.compress;
-  std::vector<Job*> by_dataset(requested.size(), nullptr);
-  for (auto& job : jobs) {
-    job.writer = std::make_unique<DatasetWriter>(*job.manifest, job.sizes, o.out_dir, npz);
-    by_dataset[std::find(requested.begin(), requested.end(), job.manifest) - requested.begin()] = &job;
-  }
+  for (auto& job : jobs) job.writer = std::make_unique<DatasetWriter>(*job.manifest, job.sizes, o.out_dir, npz);
   try {
-    Pass(c, by_dataset, o, plan.samples).run();
+    steps::render(c, steps::jobs_by_dataset(jobs, requested), o, plan.samples, 0, plan.samples.size());
   } catch (...) {
     for (auto& job : jobs) job.writer->abort();
     throw;
   }
+  steps::commit_all(jobs, o, plan);
   std::vector<BuildResult> results;
-  for (auto& job : jobs) {
-    commit(job, o, plan);
-    results.push_back(std::move(job.result));
-  }
+  for (auto& job : jobs) results.push_back(std::move(job.result));
   return results;
 }
 

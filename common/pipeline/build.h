@@ -33,6 +33,9 @@ struct BuildOptions {
   std::optional<bool> group_by_subject;   // default: manifest split.group != "none"
   std::optional<std::uint64_t> seed;      // default: manifest split.seed
   bool progress = true;
+  // Set by `build --config` (common/pipeline/cluster.h): recorded in the
+  // sidecars as plan_sha256, so a second run can skip outputs that are up to date.
+  std::string plan_hash;
 };
 
 // The samples in output order, and how they got there.

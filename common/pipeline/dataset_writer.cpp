@@ -18,21 +18,31 @@ std::vector<std::size_t> item_shape(const Manifest& m, int size) {
 }
 
 DatasetWriter::DatasetWriter(const Manifest& manifest, const std::vector<int>& sizes,
-                             const std::filesystem::path& out_dir, const NpzOptions& options)
-    : manifest_(manifest), sizes_(sizes) {
+                             const std::filesystem::path& out_dir, const NpzOptions& options, Layout layout,
+                             const std::string& name_prefix)
+    : manifest_(manifest), layout_(layout), sizes_(sizes) {
   for (int size : sizes_)
-    files_.push_back(std::make_unique<NpzWriter>(out_dir / npz_file_name(manifest.flag, size), options));
+    files_.push_back(
+        std::make_unique<NpzWriter>(out_dir / (name_prefix + npz_file_name(manifest.flag, size)), options));
+  if (layout_ == Layout::OneArray)
+    for (std::size_t i = 0; i < files_.size(); ++i) files_[i]->begin_array("images", item_shape(manifest_, sizes_[i]));
   open_split(0);
 }
 
 void DatasetWriter::open_split(int split) {
   current_ = split;
   labels_.clear();
+  if (layout_ == Layout::OneArray) return;
   const std::string name = std::string(split_name(static_cast<Split>(split))) + "_images";
   for (std::size_t i = 0; i < files_.size(); ++i) files_[i]->begin_array(name, item_shape(manifest_, sizes_[i]));
 }
 
 void DatasetWriter::close_split(int split) {
+  if (layout_ == Layout::OneArray) {
+    if (split == 2)
+      for (auto& f : files_) f->end_array();
+    return;
+  }
   const std::string name = std::string(split_name(static_cast<Split>(split))) + "_labels";
   const std::size_t n = manifest_.label_width == 0 ? 0 : labels_.size() / manifest_.label_width;
   for (auto& f : files_) {
@@ -67,6 +77,16 @@ std::vector<std::filesystem::path> DatasetWriter::commit() {
     paths.push_back(f->final_path());
   }
   return paths;
+}
+
+std::vector<std::pair<std::filesystem::path, std::filesystem::path>> DatasetWriter::finish() {
+  advance_to(Split::Unassigned);
+  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> files;
+  for (auto& f : files_) {
+    f->finish();
+    files.emplace_back(f->temp_path(), f->final_path());
+  }
+  return files;
 }
 
 void DatasetWriter::abort() {

@@ -16,12 +16,21 @@ namespace mmb {
 
 class DatasetWriter {
  public:
+  // Splits: the dataset's .npz files (train/val/test images and labels).
+  // OneArray: a shard's files (common/pipeline/cluster.h): every sample in one
+  // "images" member, no labels; merge turns them into the Splits layout.
+  enum class Layout { Splits, OneArray };
+
   DatasetWriter(const Manifest& manifest, const std::vector<int>& sizes,
-                const std::filesystem::path& out_dir, const NpzOptions& options);
+                const std::filesystem::path& out_dir, const NpzOptions& options,
+                Layout layout = Layout::Splits, const std::string& name_prefix = "");
   // images[i] is the sample at sizes[i]. Samples must come split-ordered.
   void add(const Sample& sample, const std::vector<Image>& images);
   // Closes the remaining members and renames every file into place.
   std::vector<std::filesystem::path> commit();
+  // Closes the remaining members and fsyncs every file without renaming:
+  // (temp, final) per size, for an OutputSet that renames a build's files together.
+  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> finish();
   void abort();
 
   const std::array<std::vector<std::string>, 3>& ids() const { return ids_; }
@@ -32,6 +41,7 @@ class DatasetWriter {
   void close_split(int split);
 
   const Manifest& manifest_;
+  Layout layout_;
   std::vector<int> sizes_;
   std::vector<std::unique_ptr<NpzWriter>> files_;
   int current_ = -1;                 // index of the open split

@@ -16,6 +16,7 @@
 #include "common/pipeline/build.h"
 #include "common/pipeline/check.h"
 #include "common/pipeline/compare.h"
+#include "common/pipeline/cluster.h"
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
@@ -36,6 +37,9 @@ const char* kUsageText =
     "  build DATASET... --source DIR --out DIR [options]\n"
     "  montage FILE.npz --split S   a grid of samples (PNG; GIF of slices for 3D)\n"
     "  compare OURS.npz OTHER.npz   how close a build is to another file (e.g. the official one)\n"
+    "  plan DATASET... --source DIR --out DIR [options]   enumerate and split once, for a cluster\n"
+    "  build --plan PLAN --shard i/n|auto                  render one shard of a plan\n"
+    "  merge --plan PLAN            check the shards and write the final files (docs/cluster.md)\n"
     "Run 'medmnist-build <command> --help' for a command's options.\n";
 
 std::vector<int> parse_sizes(const std::string& text) {
@@ -47,6 +51,8 @@ std::vector<int> parse_sizes(const std::string& text) {
     } catch (const std::exception&) {
       throw UsageError("--sizes expects numbers like 28,64,128,224, got '" + text + "'");
     }
+    if (std::count(sizes.begin(), sizes.end(), sizes.back()) > 1)
+      throw UsageError("--sizes lists " + std::to_string(sizes.back()) + " twice");
   }
   return sizes;
 }
@@ -162,8 +168,173 @@ void print_result(const mmb::Manifest& m, const mmb::BuildResult& r) {
   for (const auto& w : r.warnings) std::cerr << "warning: " << m.flag << ": " << w << "\n";
 }
 
+// ---- cluster commands (docs/cluster.md) ---------------------------------------
+
+void add_cluster_options(po::options_description& d) {
+  d.add_options()("plan", po::value<std::string>(), "a plan file from 'plan' (build renders one --shard of it)")(
+      "shard", po::value<std::string>(), "i/n (0-based), auto or auto/n: which part of the plan to render")(
+      "shard-dir", po::value<std::string>(), "shard files (default: <out>/.medmnist-shards-<plan hash>)")(
+      "config", po::value<std::string>(), "sources.toml: build every dataset whose source is present");
+}
+
+fs::path shard_dir(const po::variables_map& vm, const mmb::Plan& plan) {
+  return vm.count("shard-dir") ? fs::path(vm["shard-dir"].as<std::string>()) : mmb::default_shard_dir(plan);
+}
+
+int cmd_build_shard(const po::variables_map& vm, const std::vector<std::string>& flags) {
+  if (!flags.empty() || vm.count("source") || vm.count("out") || vm.count("sizes") || vm.count("set"))
+    throw UsageError("build --plan takes its datasets and options from the plan; give only --shard, --threads, -q");
+  if (!vm.count("shard")) throw UsageError("build --plan needs --shard i/n (or auto in a job array)");
+  mmb::ShardIndex shard;
+  try {
+    shard = mmb::parse_shard(vm["shard"].as<std::string>());
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  const auto plan = mmb::read_plan(vm["plan"].as<std::string>());
+  const auto r = mmb::build_shard(converter_for(plan.datasets.front()), plan, shard, shard_dir(vm, plan),
+                                  vm["threads"].as<int>(), !vm.count("quiet"));
+  std::cout << "wrote " << r.record.string() << ": samples " << r.range.first << "-" << r.range.last << ", "
+            << r.written << " rendered, " << r.skipped << " skipped, " << r.dropped << " dropped by the recipe\n";
+  return kOk;
+}
+
+// --config sources.toml: every dataset whose source folder is present, one
+// pass per source; `build` skips outputs whose sidecars record the same plan.
+int run_collection(const po::variables_map& vm, std::vector<std::string> flags, bool plan_only) {
+  if (vm.count("source")) throw UsageError("--config names a source folder per dataset; leave --source out");
+  if (vm.count("index-map")) throw UsageError("--index-map applies to one dataset; it cannot go with --config");
+  const auto config = mmb::read_collection_config(vm["config"].as<std::string>());
+  mmb::BuildOptions o;
+  o.threads = vm["threads"].as<int>();
+  apply_split_option(vm["split"].as<std::string>(), o);
+  if (vm.count("group")) o.group_by_subject = vm["group"].as<std::string>() == "subject";
+  if (vm.count("seed")) o.seed = vm["seed"].as<std::uint64_t>();
+  if (vm.count("out")) o.out_dir = vm["out"].as<std::string>();
+  else if (config.out) o.out_dir = *config.out;
+  else throw UsageError("--out DIR is required (or out = \"DIR\" in " + config.file.string() + ")");
+  o.sizes = vm.count("sizes") ? parse_sizes(vm["sizes"].as<std::string>()) : config.sizes;
+  const auto on_error = vm["on-error"].as<std::string>();
+  if (on_error != "fail" && on_error != "skip") throw UsageError("--on-error expects fail or skip");
+  o.on_error = !vm["on-error"].defaulted() ? (on_error == "skip" ? mmb::OnError::Skip : mmb::OnError::Fail)
+                                           : config.on_error.value_or(mmb::OnError::Fail);
+  o.compress = vm.count("no-compress") ? false : config.compress.value_or(true);
+  o.progress = !vm.count("quiet");
+  mmb::ManifestSource manifests_from;
+  if (vm.count("manifests")) manifests_from.dir = fs::absolute(vm["manifests"].as<std::string>());
+  if (vm.count("set")) manifests_from.overrides = vm["set"].as<std::vector<std::string>>();
+  if (flags.empty())
+    for (const auto& [flag, dir] : config.sources) flags.push_back(flag);
+  // One pass per (converter, source folder).
+  std::vector<std::tuple<const mmb::Converter*, fs::path, std::vector<mmb::Manifest>>> passes;
+  for (const auto& flag : flags) {
+    auto it = std::find_if(config.sources.begin(), config.sources.end(), [&](const auto& s) { return s.first == flag; });
+    if (it == config.sources.end()) throw UsageError(flag + " has no source in " + config.file.string());
+    const auto* c = &converter_for(flag);
+    if (!fs::is_directory(it->second)) {
+      std::cerr << "not found: " << flag << " (no folder " << it->second.string() << ")\n";
+      continue;
+    }
+    auto pass = std::find_if(passes.begin(), passes.end(),
+                             [&](const auto& p) { return std::get<0>(p) == c && std::get<1>(p) == it->second; });
+    if (pass == passes.end()) pass = passes.insert(passes.end(), {c, it->second, {}});
+    std::get<2>(*pass).push_back(load_manifest(flag, vm));
+  }
+  for (const auto& [converter, source, manifests] : passes) {
+    o.source = source;
+    const auto plan = mmb::make_plan(*converter, manifests, o, manifests_from);
+    if (plan_only) {
+      const fs::path file = o.out_dir / (manifests.front().flag + ".plan.json");
+      mmb::write_plan(plan, file);
+      std::cout << "wrote " << file.string() << " (sha256 " << plan.hash << "): " << plan.split.samples.size()
+                << " samples\n";
+    } else if (mmb::outputs_up_to_date(plan)) {
+      for (const auto& m : manifests) std::cout << "up to date: " << m.flag << " (plan " << plan.hash.substr(0, 12) << ")\n";
+    } else {
+      const auto results = mmb::build_from_plan(*converter, plan, o.threads, o.progress);
+      for (std::size_t i = 0; i < results.size(); ++i) print_result(manifests[i], results[i]);
+    }
+  }
+  return kOk;
+}
+
+int cmd_plan(int argc, char** argv) {
+  auto d = source_options();
+  d.add_options()("dataset", po::value<std::vector<std::string>>(), "dataset flags")(
+      "out", po::value<std::string>(), "output folder of the final files (merge writes there)")(
+      "plan", po::value<std::string>(), "plan file (default: <out>/<dataset>.plan.json)")(
+      "sizes", po::value<std::string>(), "comma-separated sizes (default: all the dataset has)")(
+      "on-error", po::value<std::string>()->default_value("fail"), "fail | skip: stop at a bad input, or record it")(
+      "no-compress", "write STORED members instead of DEFLATE")(
+      "config", po::value<std::string>(), "sources.toml: a source folder per dataset (docs/cluster.md)")(
+      "quiet,q", "no progress output");
+  std::vector<std::string> flags;
+  auto vm = parse(argc, argv, d, "dataset", &flags);
+  if (vm.count("help")) return std::cout << "usage: medmnist-build plan DATASET... --source DIR --out DIR\n" << d, kOk;
+  if (vm.count("config")) return run_collection(vm, flags, true);
+  if (flags.empty()) throw UsageError("plan needs at least one DATASET");
+  if (!vm.count("out")) throw UsageError("--out DIR is required");
+  auto o = build_options(vm);
+  o.out_dir = vm["out"].as<std::string>();
+  if (vm.count("sizes")) o.sizes = parse_sizes(vm["sizes"].as<std::string>());
+  const auto on_error = vm["on-error"].as<std::string>();
+  if (on_error != "fail" && on_error != "skip") throw UsageError("--on-error expects fail or skip");
+  o.on_error = on_error == "skip" ? mmb::OnError::Skip : mmb::OnError::Fail;
+  o.compress = !vm.count("no-compress");
+  mmb::ManifestSource source;
+  if (vm.count("manifests")) source.dir = fs::absolute(vm["manifests"].as<std::string>());
+  if (vm.count("set")) source.overrides = vm["set"].as<std::vector<std::string>>();
+  std::vector<std::pair<const mmb::Converter*, std::vector<mmb::Manifest>>> passes;
+  for (const auto& flag : flags) {
+    const auto* c = &converter_for(flag);
+    auto it = std::find_if(passes.begin(), passes.end(), [&](const auto& p) { return p.first == c; });
+    if (it == passes.end()) it = passes.insert(passes.end(), {c, {}});
+    it->second.push_back(load_manifest(flag, vm));
+  }
+  if (vm.count("plan") && passes.size() > 1)
+    throw UsageError("--plan names one file, but these datasets come from " + std::to_string(passes.size()) +
+                     " sources; leave --plan out to get <out>/<dataset>.plan.json each");
+  for (const auto& [converter, manifests] : passes) {
+    const auto plan = mmb::make_plan(*converter, manifests, o, source);
+    const fs::path file = vm.count("plan") ? fs::path(vm["plan"].as<std::string>())
+                                           : o.out_dir / (manifests.front().flag + ".plan.json");
+    mmb::write_plan(plan, file);
+    std::uint64_t bytes = 0;
+    for (auto b : plan.source_bytes) bytes += b;
+    std::cout << "wrote " << file.string() << " (sha256 " << plan.hash << "): " << plan.split.samples.size()
+              << " samples, " << bytes / 1e6 << " MB of source\n";
+  }
+  return kOk;
+}
+
+int cmd_merge(int argc, char** argv) {
+  po::options_description d("merge options");
+  d.add_options()("help,h", "show this help")("plan", po::value<std::string>(), "the plan file the shards were built from")(
+      "shard-dir", po::value<std::string>(), "shard files (default: <out>/.medmnist-shards-<plan hash>)")(
+      "keep-shards", "keep the shard files after a successful merge")(
+      "threads", po::value<int>()->default_value(0), "worker threads for DEFLATE (0 = all cores)")(
+      "quiet,q", "no progress output");
+  auto vm = parse(argc, argv, d, nullptr);
+  if (vm.count("help")) return std::cout << "usage: medmnist-build merge --plan PLAN\n" << d, kOk;
+  if (!vm.count("plan")) throw UsageError("merge needs --plan PLAN");
+  const auto plan = mmb::read_plan(vm["plan"].as<std::string>());
+  const auto manifests = plan.load_manifests();
+  const fs::path dir = shard_dir(vm, plan);
+  const auto results = mmb::merge_shards(converter_for(plan.datasets.front()), plan, dir, vm["threads"].as<int>(),
+                                         !vm.count("quiet"));
+  for (std::size_t i = 0; i < results.size(); ++i) print_result(manifests[i], results[i]);
+  if (!vm.count("keep-shards")) {  // only the shard files: --shard-dir may name a folder holding other things
+    for (const auto& entry : fs::directory_iterator(dir))
+      if (entry.path().filename().string().rfind("shard-", 0) == 0) fs::remove(entry.path());
+    std::error_code ec;
+    fs::remove(dir, ec);  // if now empty
+  }
+  return kOk;
+}
+
 int cmd_build(int argc, char** argv) {
   auto d = source_options();
+  add_cluster_options(d);
   d.add_options()("dataset", po::value<std::vector<std::string>>(), "dataset flags")(
       "out", po::value<std::string>(), "output folder")(
       "sizes", po::value<std::string>(), "comma-separated sizes (default: all the dataset has)")(
@@ -172,6 +343,9 @@ int cmd_build(int argc, char** argv) {
   std::vector<std::string> flags;
   auto vm = parse(argc, argv, d, "dataset", &flags);
   if (vm.count("help")) return std::cout << "usage: medmnist-build build DATASET... --source DIR --out DIR\n" << d, kOk;
+  if (vm.count("plan")) return cmd_build_shard(vm, flags);
+  if (vm.count("config")) return run_collection(vm, flags, false);
+  if (vm.count("shard")) throw UsageError("--shard needs --plan PLAN (made by 'plan')");
   if (flags.empty()) throw UsageError("build needs at least one DATASET");
   if (!vm.count("out")) throw UsageError("--out DIR is required");
   auto o = build_options(vm);
@@ -265,6 +439,8 @@ int dispatch(int argc, char** argv) {
   if (cmd == "build") return cmd_build(argc - 1, argv + 1);
   if (cmd == "montage") return cmd_montage(argc - 1, argv + 1);
   if (cmd == "compare") return cmd_compare(argc - 1, argv + 1);
+  if (cmd == "plan") return cmd_plan(argc - 1, argv + 1);
+  if (cmd == "merge") return cmd_merge(argc - 1, argv + 1);
   throw UsageError("unknown command '" + cmd + "'\n" + kUsageText);
 }
 
