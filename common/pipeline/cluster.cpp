@@ -122,7 +122,12 @@ json plan_json(const Plan& p) {
                       {"overrides", p.manifest_source.overrides},
                       {"content", p.manifest_content}};
   doc["options"] = options_json(p.options);
-  doc["split"] = {{"rule", p.split.rule}, {"dropped", p.split.dropped}, {"not_in_source", p.split.not_in_source}};
+  doc["split"] = {{"rule", p.split.rule},         {"dropped", p.split.dropped},
+                  {"not_in_source", p.split.not_in_source},
+                  {"method", p.split.method},     {"ratios", p.split.ratios},
+                  {"seed", p.split.seed},         {"seed_from", p.split.seed_from},
+                  {"group_from", p.split.group_from}, {"ratios_from", p.split.ratios_from},
+                  {"grouped", p.split.grouped}};
   doc["enumeration"] = {{"problems", problems_json(p.enumeration.problems)},
                         {"missing", p.enumeration.missing},
                         {"notes", p.enumeration.notes}};
@@ -383,6 +388,14 @@ Plan read_plan(const fs::path& file) {
   p.split.rule = doc["split"].at("rule").get<std::string>();
   p.split.dropped = doc["split"].at("dropped").get<std::vector<std::string>>();
   p.split.not_in_source = doc["split"].at("not_in_source").get<std::vector<std::string>>();
+  const auto& split = doc["split"];
+  split.at("method").get_to(p.split.method);
+  split.at("ratios").get_to(p.split.ratios);
+  split.at("seed").get_to(p.split.seed);
+  split.at("seed_from").get_to(p.split.seed_from);
+  split.at("group_from").get_to(p.split.group_from);
+  split.at("ratios_from").get_to(p.split.ratios_from);
+  split.at("grouped").get_to(p.split.grouped);
   p.enumeration.problems = problems_from(doc["enumeration"].at("problems"));
   p.enumeration.missing = doc["enumeration"].at("missing").get<std::vector<std::string>>();
   p.enumeration.notes = doc["enumeration"].at("notes").get<std::vector<std::string>>();
