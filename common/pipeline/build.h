@@ -33,6 +33,7 @@ struct BuildOptions {
   std::optional<bool> group_by_subject;   // default: manifest split.group != "none"
   std::optional<std::uint64_t> seed;      // default: manifest split.seed
   bool progress = true;
+  std::size_t unit_memory_mb = 0;         // units (volumes) in flight; 0: half the machine's memory
 };
 
 // The samples in output order, and how they got there.
