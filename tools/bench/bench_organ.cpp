@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "common/core/allocator.h"
 #include "tools/bench/bench_fixtures.h"
 #include "tools/bench/bench_util.h"
 #include "common/manifest/manifest.h"
@@ -60,6 +61,7 @@ RunStats cli_build(const fs::path& source, const fs::path& out, int threads) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mmb::keep_freed_memory_for_reuse();  // as the CLI does: no fresh pages per sample
   const int repeats = argc > 1 ? std::max(1, std::atoi(argv[1])) : 3;
   const fs::path work = argc > 2 ? argv[2] : "/tmp/mmb-bench-organ";
   const fs::path source = work / "source";

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/core/allocator.h"
 #include "common/ops/resize.h"
 
 namespace {
@@ -58,6 +59,7 @@ void print(const std::string& what, Timing t) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mmb::keep_freed_memory_for_reuse();  // as the CLI does: no fresh pages per sample
   const mmb::ResizeKernel kernel = mmb::parse_resize_kernel(argc > 1 ? argv[1] : "spline");
   std::printf("kernel: %s, 1 thread\n", std::string(mmb::resize_kernel_name(kernel)).c_str());
 

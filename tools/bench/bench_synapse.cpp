@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "common/core/allocator.h"
 #include "tools/bench/bench_fixtures.h"
 #include "tools/bench/bench_util.h"
 #include "common/io/slice_stack.h"
@@ -72,6 +73,7 @@ void report_cache(const fs::path& dir, const std::vector<Synapse>& synapses, int
 }  // namespace
 
 int main(int argc, char** argv) {
+  mmb::keep_freed_memory_for_reuse();  // as the CLI does: no fresh pages per sample
   const int slices = argc > 1 ? std::atoi(argv[1]) : 160;
   const int side = argc > 2 ? std::atoi(argv[2]) : 2048;
   const int n = argc > 3 ? std::atoi(argv[3]) : 300;
