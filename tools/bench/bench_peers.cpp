@@ -298,9 +298,20 @@ void bench_synapse(const fs::path& work) {
                                      (dir / "synapses.csv").string() + "' '" + out.string() + "'");
     }, 1);  // a minute per run: once
   }
+  // With a budget below N's waiting crops, both builds hold exactly the budget.
+  Side small;
+  small.count_n = kN;
+  small.count_n4 = 4 * kN;
+  for (int i = 0; i < 2; ++i) {
+    mmb::bench::write_synapses(dir, i ? 4 * kN : kN, kSlices, kSide);
+    (i ? small.n4 : small.n) = median_run(
+        [&] { return build("synapsemnist3d", dir, out, 2, "--set source.waiting_crops_mb=32"); }, 1);
+  }
   std::printf("  ours with 2 threads; python loads the stack once:\n");
   print_side("ours", ours);
   print_side("python", peer);
+  std::printf("  ours with --set source.waiting_crops_mb=32 (below the waiting crops of N):\n");
+  print_side("ours", small);
 }
 
 }  // namespace
