@@ -209,6 +209,13 @@ void convert_chunk(std::int16_t datatype, const unsigned char* raw, std::size_t 
   }
 }
 
+// madvise wants a page-aligned start; malloc's block starts just past its header.
+void advise_huge_pages(void* data, std::size_t bytes) {
+  const std::uintptr_t page = 4096, begin = reinterpret_cast<std::uintptr_t>(data);
+  const std::uintptr_t first = (begin + page - 1) & ~(page - 1), end = (begin + bytes) & ~(page - 1);
+  if (end > first) ::madvise(reinterpret_cast<void*>(first), end - first, MADV_HUGEPAGE);  // advice: failure is harmless
+}
+
 // The voxels in one pass: fixed-size chunks of the file (zlib reads .nii
 // directly and inflates .nii.gz) are converted to float straight into the
 // volume. ITK's reader touched a 512x512x400 CT four times on the way in
@@ -231,7 +238,7 @@ void read_voxels(const fs::path& file, Volume& v) {
   // it is first touched (numpy does the same for large arrays): a 512x512x400
   // float volume is 100k page faults with 4 KiB pages, 200 with 2 MiB ones.
   v.voxels.reserve(v.count());
-  ::madvise(v.voxels.data(), v.count() * sizeof(float), MADV_HUGEPAGE);  // advice only: failure is harmless
+  advise_huge_pages(v.voxels.data(), v.count() * sizeof(float));
   v.voxels.resize(v.count());
   unit_bytes_read_by_this_thread() += v.voxels.size() * sizeof(float);
   constexpr std::size_t kChunkVoxels = std::size_t{1} << 16;  // 64 Ki voxels: at most 512 KiB of raw bytes
