@@ -88,7 +88,7 @@ struct CropAssembly::Crop {
   std::uint64_t spill_offset = 0;
 };
 
-// An unlinked file in $TMPDIR (or /tmp) that complete crops wait in; the
+// An unlinked file in $TMPDIR (or /tmp) that crops past the budget wait in; the
 // kernel frees it when it is closed, whatever happens to the process.
 class CropAssembly::SpillFile {
  public:
@@ -102,11 +102,16 @@ class CropAssembly::SpillFile {
   }
   ~SpillFile() { ::close(fd_); }
 
-  std::uint64_t append(const std::vector<std::uint8_t>& bytes) {
+  // Room for n bytes at the end; called under the assembly's lock.
+  std::uint64_t reserve(std::size_t n) {
     const std::uint64_t at = end_;
-    if (!pwrite_fully(fd_, bytes.data(), bytes.size(), at)) fail(path_, "cannot write waiting crops (disk full?)");
-    end_ += bytes.size();
+    end_ += n;
     return at;
+  }
+
+  // Thread-safe: distinct planes go to distinct offsets.
+  void write_at(std::uint64_t at, const std::vector<std::uint8_t>& bytes) const {
+    if (!pwrite_fully(fd_, bytes.data(), bytes.size(), at)) fail(path_, "cannot write waiting crops (disk full?)");
   }
 
   void read(std::uint64_t at, std::vector<std::uint8_t>& bytes) const {
@@ -151,19 +156,31 @@ void CropAssembly::fill_slice(int z, std::unique_lock<std::mutex>& lock) {
   const auto users = std::move(users_[z]);
   users_[z].clear();
   for (const auto& crop : users)
-    if (crop->voxels.empty()) {
-      const auto& r = crop->region;
-      crop->voxels = Image(r.x.size(), r.y.size(), r.z.size(), 1);
-      waiting_bytes_ += crop->voxels.pixels.size();
-    }
-  stats_.peak_waiting_bytes = std::max(stats_.peak_waiting_bytes, waiting_bytes_);
+    if (crop->voxels.empty() && !crop->spilled && !crop->error) place(*crop);
+  // Where each crop's plane goes, decided under the lock.
+  struct Target {
+    Crop* crop;
+    bool to_disk;
+  };
+  std::vector<Target> targets;
+  for (const auto& crop : users)
+    if (!crop->error) targets.push_back({crop.get(), crop->spilled});
   lock.unlock();
   std::exception_ptr error;
   try {
     const Image slice = decode_(z);
-    for (const auto& crop : users)  // each decoder writes its own plane: no race
-      copy_rows(slice, crop->region.x, crop->region.y, crop->voxels, crop->region.x.begin, crop->region.y.begin,
-                z - crop->region.z.begin);
+    thread_local Image plane;
+    for (const auto& [crop, to_disk] : targets) {  // each decoder writes its own plane: no race
+      const auto& r = crop->region;
+      const int k = z - r.z.begin;
+      if (!to_disk) {
+        copy_rows(slice, r.x, r.y, crop->voxels, r.x.begin, r.y.begin, k);
+        continue;
+      }
+      if (plane.width != r.x.size() || plane.height != r.y.size()) plane = Image(r.x.size(), r.y.size(), 1, 1);
+      copy_rows(slice, r.x, r.y, plane, r.x.begin, r.y.begin, 0);
+      spill_->write_at(crop->spill_offset + static_cast<std::uint64_t>(k) * plane.pixels.size(), plane.pixels);
+    }
   } catch (...) {
     error = std::current_exception();
   }
@@ -171,27 +188,35 @@ void CropAssembly::fill_slice(int z, std::unique_lock<std::mutex>& lock) {
   --slices_in_memory_;
   for (const auto& crop : users) {
     if (error && !crop->error) crop->error = error;
-    if (--crop->slices_left == 0) spill_if_over_budget(*crop);
+    --crop->slices_left;
   }
   state_[z] = SliceState::Done;
   slice_done_.notify_all();
 }
 
-// Called with the lock held. Writing under the lock keeps the bookkeeping
-// simple; it stalls other threads for one crop's write, not for a decode.
-void CropAssembly::spill_if_over_budget(Crop& crop) {
-  if (crop.taken || crop.error || waiting_bytes_ <= memory_budget_) return;
-  try {
-    if (!spill_) spill_ = std::make_unique<SpillFile>();
-    crop.spill_offset = spill_->append(crop.voxels.pixels);
-  } catch (...) {
-    crop.error = std::current_exception();  // reported by the read of this crop
+// Called with the lock held, when a crop's first slice arrives. A crop that
+// is not being read yet waits in memory only while the waiting crops stay
+// within the budget; otherwise it is assembled in the spill file plane by
+// plane, so waiting crops never exceed the budget (issue 12: they reached
+// 294 MiB of a 256 MB budget when only complete crops were spilled). A crop
+// being read is in flight, not waiting: it is always in memory.
+void CropAssembly::place(Crop& crop) {
+  const auto& r = crop.region;
+  const std::size_t bytes = static_cast<std::size_t>(r.x.size()) * r.y.size() * r.z.size();
+  if (crop.taken || waiting_bytes_ + bytes <= memory_budget_) {
+    crop.voxels = Image(r.x.size(), r.y.size(), r.z.size(), 1);
+    if (!crop.taken) waiting_bytes_ += bytes;
+    stats_.peak_waiting_bytes = std::max(stats_.peak_waiting_bytes, waiting_bytes_);
     return;
   }
-  waiting_bytes_ -= crop.voxels.pixels.size();
-  crop.voxels = Image();  // frees the buffer
-  crop.spilled = true;
-  ++stats_.spilled_crops;
+  try {
+    if (!spill_) spill_ = std::make_unique<SpillFile>();
+    crop.spill_offset = spill_->reserve(bytes);
+    crop.spilled = true;
+    ++stats_.spilled_crops;
+  } catch (...) {
+    crop.error = std::current_exception();  // reported by the read of this crop
+  }
 }
 
 Image CropAssembly::read(const StackBox& box, std::uint8_t fill) {
@@ -206,11 +231,11 @@ Image CropAssembly::read(const StackBox& box, std::uint8_t fill) {
   const std::shared_ptr<Crop> crop = std::move(it->second);
   crops_.erase(it);  // a second announced read of the same box takes the next entry
   crop->taken = true;
+  if (!crop->voxels.empty()) waiting_bytes_ -= crop->voxels.pixels.size();  // in flight now, no longer waiting
   for (int z = c.z.begin; z < c.z.end; ++z) {
     slice_done_.wait(lock, [&] { return state_[z] != SliceState::Decoding; });
     if (state_[z] == SliceState::Pending) fill_slice(z, lock);
   }
-  if (!crop->spilled) waiting_bytes_ -= crop->voxels.pixels.size();
   lock.unlock();
   if (crop->error) std::rethrow_exception(crop->error);
   if (crop->spilled) {

@@ -18,13 +18,14 @@
 //    no remaining crop needs it. Threads needing a slice that is being
 //    decoded wait for that decode;
 //  * a crop is handed out (and its buffer freed) once all its slices have
-//    been copied; crops of later splits wait. Complete crops that would take
-//    the waiting crops past a memory budget wait in an unlinked temporary
-//    file instead, and are read back when their turn comes.
+//    been copied; crops of later splits wait. A crop whose first slice
+//    arrives while the waiting crops already fill the memory budget is
+//    assembled in an unlinked temporary file instead, plane by plane, and
+//    read back when its turn comes.
 // So every slice is decoded at most once, decoded slices live only while they
 // are copied (one per worker thread), and memory is bounded by the budget plus
-// the crops still being filled (those overlapping the slices in flight),
-// independent of the volume's size and of the number of crops. A read never
+// the crops being read (one per worker thread), independent of the volume's
+// size and of the number of crops. A read never
 // announced decodes its own slices.
 #include <array>
 #include <condition_variable>
@@ -59,14 +60,14 @@ struct StackBox {
 struct SliceStackOptions {
   std::string hdf5_dataset;                        // HDF5: dataset path; "" = the file's only 3D dataset
   std::size_t hdf5_chunk_cache_bytes = 64u << 20;  // HDF5 raw-data chunk cache per dataset
-  std::size_t waiting_crop_bytes = 256u << 20;     // folder: complete crops held in memory before spilling
+  std::size_t waiting_crop_bytes = 256u << 20;     // folder: waiting crops held in memory; more go to disk
 };
 
 struct SliceStackStats {
   std::size_t decodes = 0;             // slice decodes (folder) or hyperslab reads (HDF5)
   std::size_t peak_slices = 0;         // most decoded slices in memory at once (folder)
-  std::size_t peak_waiting_bytes = 0;  // most bytes of announced crops held in memory at once (folder)
-  std::size_t spilled_crops = 0;       // complete crops that waited on disk (folder)
+  std::size_t peak_waiting_bytes = 0;  // most bytes of announced, not yet read crops in memory at once (folder)
+  std::size_t spilled_crops = 0;       // crops assembled on disk, past the budget (folder)
 };
 
 class SliceStack {
@@ -113,7 +114,7 @@ class CropAssembly {
   enum class SliceState { Pending, Decoding, Done };
   class SpillFile;
   void fill_slice(int z, std::unique_lock<std::mutex>& lock);
-  void spill_if_over_budget(Crop& crop);
+  void place(Crop& crop);
   Image read_unannounced(const StackBox& box, std::uint8_t fill);
 
   StackShape shape_;

@@ -13,12 +13,14 @@
 #include <opencv2/core.hpp>
 #include <optional>
 
+#include "common/core/allocator.h"
 #include "common/io/files.h"
 #include "common/pipeline/build_steps.h"
 #include "common/pipeline/dataset_writer.h"
 #include "common/pipeline/output_commit.h"
 #include "common/pipeline/progress.h"
 #include "common/pipeline/sidecar.h"
+#include "common/pipeline/unit_budget.h"
 
 namespace fs = std::filesystem;
 
@@ -83,12 +85,18 @@ Rendered render_one(const Converter& c, const Job& job, const Sample& s, const U
 }
 
 Processed process_run(const Converter& c, const std::vector<Job*>& jobs, const std::vector<Sample>& samples, Run run,
-                      const fs::path& root) {
+                      const fs::path& root, UnitBudget& budget) {
   Processed p{run, std::vector<Rendered>(run.count)};
   const Sample& first = samples[run.first];
+  std::optional<UnitBudget::Lease> lease;  // declared before unit: released after the unit is freed
   std::unique_ptr<UnitData> unit;
   try {
-    if (!first.unit.empty()) unit = c.read_unit(first, *jobs[first.dataset]->manifest);
+    if (!first.unit.empty()) {
+      lease.emplace(budget.acquire());
+      const std::size_t before = unit_bytes_read_by_this_thread();
+      unit = c.read_unit(first, *jobs[first.dataset]->manifest);
+      budget.measured(*lease, unit_bytes_read_by_this_thread() - before);
+    }
   } catch (const InputError& e) {
     for (auto& r : p.samples) r.error = problem_of(e, root);
     return p;
@@ -192,7 +200,7 @@ class Pass {
         static_cast<std::size_t>(4 * threads),
         tbb::make_filter<void, Run>(tbb::filter_mode::serial_in_order, [&](tbb::flow_control& fc) { return next(fc); }) &
             tbb::make_filter<Run, Processed>(tbb::filter_mode::parallel,
-                                             [&](Run r) { return process_run(c_, jobs_, samples_, r, o_.source); }) &
+                                             [&](Run r) { return process_run(c_, jobs_, samples_, r, o_.source, budget_); }) &
             tbb::make_filter<Processed, void>(tbb::filter_mode::serial_in_order, [&](Processed p) {
               write(p);
               progress.update(done_);
@@ -243,6 +251,7 @@ class Pass {
   std::vector<Run> runs_;
   std::size_t next_ = 0, done_ = 0;
   std::optional<Problem> fatal_;
+  UnitBudget budget_{o_.unit_memory_mb ? o_.unit_memory_mb << 20 : default_unit_memory_bytes()};
 };
 
 std::vector<int> sizes_for(const Manifest& m, const std::vector<int>& requested, bool several) {

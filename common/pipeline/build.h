@@ -36,6 +36,7 @@ struct BuildOptions {
   // Set by `build --config` (common/pipeline/cluster.h): recorded in the
   // sidecars as plan_sha256, so a second run can skip outputs that are up to date.
   std::string plan_hash;
+  std::size_t unit_memory_mb = 0;         // units (volumes) in flight; 0: half the machine's memory
 };
 
 // The samples in output order, and how they got there.

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/core/allocator.h"
 #include "common/io/files.h"
 #include "common/io/image_file.h"
 #include "tools/bench/bench_util.h"
@@ -52,6 +53,7 @@ fs::path write_half_lists(const std::vector<fs::path>& pngs, const fs::path& dir
 }  // namespace
 
 int main(int argc, char** argv) {
+  mmb::keep_freed_memory_for_reuse();  // as the CLI does: no fresh pages per sample
   const int n = argc > 1 ? std::atoi(argv[1]) : 400;
   const fs::path work = argc > 2 ? argv[2] : "/tmp/mmb-bench-chest";
   const fs::path source = work / "source";

@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <string>
 
+#include "common/core/allocator.h"
 #include "tools/bench/bench_util.h"
 
 #include "common/io/dicom_series.h"
@@ -41,6 +42,7 @@ RunStats run_build(const fs::path& source, const fs::path& out, int threads) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mmb::keep_freed_memory_for_reuse();  // as the CLI does: no fresh pages per sample
   const int patients = argc > 1 ? std::atoi(argv[1]) : 4;
   const fs::path work = argc > 2 ? argv[2] : "/tmp/mmb-bench-lidc";
   const fs::path src = work / "src";

@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "common/core/allocator.h"
+#include "tools/bench/bench_fixtures.h"
 #include "tools/bench/bench_util.h"
 #include "common/manifest/manifest.h"
 #include "common/pipeline/converter.h"
@@ -34,74 +36,7 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr int kNx = 512, kNy = 512, kNz = 400;
-
-struct Organ {
-  const char* name;
-  int id, x1, x2, y1, y2, z1, z2, hu;
-};
-
-// LiTS-like extents (voxels) for a 512 x 512 x 400 abdomen-to-chest scan.
-const std::vector<Organ> kOrgans = {
-    {"liver", 1, 70, 378, 143, 369, 245, 345, 60},     {"kidney-r", 2, 120, 200, 250, 340, 200, 270, 150},
-    {"kidney-l", 3, 310, 390, 250, 340, 200, 270, 150}, {"femur-r", 4, 110, 190, 200, 290, 20, 80, 700},
-    {"femur-l", 5, 320, 400, 200, 290, 20, 80, 700},    {"bladder", 6, 210, 300, 180, 270, 60, 110, 10},
-    {"heart", 7, 180, 330, 130, 260, 330, 390, 40},     {"lung-r", 8, 60, 240, 100, 330, 300, 399, -800},
-    {"lung-l", 9, 270, 450, 100, 330, 300, 399, -800},  {"spleen", 10, 340, 430, 240, 360, 260, 330, 50},
-    {"pancreas", 11, 180, 330, 220, 300, 240, 280, 30},
-};
-
-template <typename T>
-void put(std::vector<char>& h, std::size_t offset, T value) {
-  std::memcpy(h.data() + offset, &value, sizeof(T));
-}
-
-// A minimal NIfTI-1 single file (.nii): int16, 0.7 x 0.7 x 1.5 mm, sform = scaling.
-void write_nifti(const fs::path& file, const std::vector<std::int16_t>& voxels) {
-  std::vector<char> h(352, 0);
-  put<std::int32_t>(h, 0, 348);
-  const std::int16_t dim[8] = {3, kNx, kNy, kNz, 1, 1, 1, 1};
-  std::memcpy(h.data() + 40, dim, sizeof dim);
-  put<std::int16_t>(h, 70, 4);   // datatype: int16
-  put<std::int16_t>(h, 72, 16);  // bitpix
-  const float pixdim[8] = {1, 0.7f, 0.7f, 1.5f, 1, 1, 1, 1};
-  std::memcpy(h.data() + 76, pixdim, sizeof pixdim);
-  put<float>(h, 108, 352.0f);  // vox_offset
-  put<float>(h, 112, 1.0f);    // scl_slope
-  put<std::int16_t>(h, 254, 1);  // sform_code
-  const float srow[12] = {-0.7f, 0, 0, 179, 0, -0.7f, 0, 179, 0, 0, 1.5f, -600};
-  std::memcpy(h.data() + 280, srow, sizeof srow);
-  std::memcpy(h.data() + 344, "n+1\0", 4);
-  std::ofstream out(file, std::ios::binary);
-  out.write(h.data(), static_cast<std::streamsize>(h.size()));
-  out.write(reinterpret_cast<const char*>(voxels.data()), static_cast<std::streamsize>(voxels.size() * 2));
-}
-
-// Air around a body ellipse of fat, each organ an ellipsoid in its box, noise sigma 10 HU.
-void write_fixture(const fs::path& source) {
-  fs::create_directories(source / "Training Batch 1");
-  std::vector<std::int16_t> hu(static_cast<std::size_t>(kNx) * kNy * kNz);
-  std::mt19937 rng(7);
-  std::normal_distribution<float> noise(0.0f, 10.0f);
-  for (int k = 0; k < kNz; ++k)
-    for (int j = 0; j < kNy; ++j)
-      for (int i = 0; i < kNx; ++i) {
-        const double dx = (i - 255.5) / 240.0, dy = (j - 255.5) / 200.0;
-        float v = dx * dx + dy * dy <= 1.0 ? -100.0f : -1000.0f;
-        for (const auto& o : kOrgans) {
-          if (i < o.x1 || i > o.x2 || j < o.y1 || j > o.y2 || k < o.z1 || k > o.z2) continue;
-          const double u = (2.0 * i - o.x1 - o.x2) / (o.x2 - o.x1 + 1), w = (2.0 * j - o.y1 - o.y2) / (o.y2 - o.y1 + 1),
-                       z = (2.0 * k - o.z1 - o.z2) / (o.z2 - o.z1 + 1);
-          if (u * u + w * w + z * z <= 1.0) v = static_cast<float>(o.hu);
-        }
-        hu[(static_cast<std::size_t>(k) * kNy + j) * kNx + i] = static_cast<std::int16_t>(std::lround(v + noise(rng)));
-      }
-  write_nifti(source / "Training Batch 1" / "volume-0.nii", hu);
-  std::ofstream boxes(source / "segmentation-0.txt", std::ios::binary);
-  for (const auto& o : kOrgans)
-    boxes << o.name << " " << o.id << " " << o.x1 << " " << o.x2 << " " << o.y1 << " " << o.y2 << " " << o.z1 << " "
-          << o.z2 << "\r\n";
-}
+using namespace mmb::bench;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
@@ -126,10 +61,11 @@ RunStats cli_build(const fs::path& source, const fs::path& out, int threads) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mmb::keep_freed_memory_for_reuse();  // as the CLI does: no fresh pages per sample
   const int repeats = argc > 1 ? std::max(1, std::atoi(argv[1])) : 3;
   const fs::path work = argc > 2 ? argv[2] : "/tmp/mmb-bench-organ";
   const fs::path source = work / "source";
-  if (!fs::exists(source / "Training Batch 1" / "volume-0.nii")) write_fixture(source);
+  if (!fs::exists(source / "Training Batch 1" / "volume-0.nii")) write_lits_fixture(source);
 
   const mmb::Converter& c = *mmb::find_converter("organmnist3d");
   std::vector<mmb::Manifest> manifests;

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/ops/geometry.h"
+#include "common/core/allocator.h"
 #include "common/ops/resize.h"
 
 namespace {
@@ -109,6 +110,7 @@ int compare_kernels() {
 
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "--compare") return compare_kernels();
+  mmb::keep_freed_memory_for_reuse();  // as the CLI does: no fresh pages per sample
   const mmb::ResizeKernel kernel = mmb::parse_resize_kernel(argc > 1 ? argv[1] : "spline");
   std::printf("kernel: %s, 1 thread\n", std::string(mmb::resize_kernel_name(kernel)).c_str());
 

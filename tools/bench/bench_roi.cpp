@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "common/core/allocator.h"
 #include "common/ops/resize.h"
 #include "common/ops/roi_resample.h"
 #include "common/ops/window.h"
@@ -95,6 +96,7 @@ RoiRequest fracture_crop(const Volume& v, int n) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mmb::keep_freed_memory_for_reuse();  // as the CLI does: no fresh pages per sample
   const int crops = argc > 1 ? std::atoi(argv[1]) : 20;
   const int whole_reps = argc > 2 ? std::atoi(argv[2]) : 2;
   std::printf("building a 512x512x300 CT volume, spacing 0.7 x 0.7 x 1.25 mm ...\n");

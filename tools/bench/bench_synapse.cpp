@@ -25,6 +25,8 @@
 #include <string>
 #include <vector>
 
+#include "common/core/allocator.h"
+#include "tools/bench/bench_fixtures.h"
 #include "tools/bench/bench_util.h"
 #include "common/io/slice_stack.h"
 
@@ -33,77 +35,16 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-constexpr int kCropXY = 128, kCropZ = 34;  // 1024 nm at 8 x 8 x 30 nm
+using namespace mmb::bench;
 
 struct RunStats {
   double seconds = 0;
   long peak_rss_kb = 0;
 };
 
-RunStats run_cli(const std::string& args) {
+RunStats run_measured(const std::string& args) {
   const auto run = mmb::bench::run_cli(args);
   return {run.seconds, run.peak_rss_kb};
-}
-
-// An EM-like slice: a smooth gradient, a per-slice offset and a noise tile.
-cv::Mat slice_pixels(int side, int z, const cv::Mat& noise) {
-  cv::Mat slice(side, side, CV_8UC1);
-  for (int y = 0; y < side; ++y) {
-    auto* row = slice.ptr<std::uint8_t>(y);
-    const auto* n = noise.ptr<std::uint8_t>((y + 7 * z) % noise.rows);
-    for (int x = 0; x < side; ++x) row[x] = static_cast<std::uint8_t>(100 + (x + y) * 40 / (2 * side) + (z % 8) + n[(x + 13 * z) % noise.cols] % 24);
-  }
-  return slice;
-}
-
-void write_volume(const fs::path& dir, int slices, int side) {
-  fs::create_directories(dir / "im");
-  cv::Mat noise(97, 101, CV_8UC1);
-  cv::randu(noise, 0, 255);
-  const hid_t file = H5Fcreate((dir / "volume.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-  const hsize_t dims[3] = {hsize_t(slices), hsize_t(side), hsize_t(side)}, chunk[3] = {1, 256, 256};
-  const hid_t space = H5Screate_simple(3, dims, nullptr), create = H5Pcreate(H5P_DATASET_CREATE);
-  H5Pset_chunk(create, 3, chunk);
-  const hid_t ds = H5Dcreate2(file, "main", H5T_STD_U8LE, space, H5P_DEFAULT, create, H5P_DEFAULT);
-  for (int z = 0; z < slices; ++z) {
-    const cv::Mat s = slice_pixels(side, z, noise);
-    char name[32];
-    std::snprintf(name, sizeof name, "im%04d.png", z);
-    cv::imwrite((dir / "im" / name).string(), s, {cv::IMWRITE_PNG_COMPRESSION, 1});
-    const hsize_t start[3] = {hsize_t(z), 0, 0}, count[3] = {1, hsize_t(side), hsize_t(side)};
-    const hid_t file_space = H5Dget_space(ds), memory = H5Screate_simple(3, count, nullptr);
-    H5Sselect_hyperslab(file_space, H5S_SELECT_SET, start, nullptr, count, nullptr);
-    H5Dwrite(ds, H5T_NATIVE_UINT8, memory, file_space, H5P_DEFAULT, s.data);
-    H5Sclose(memory);
-    H5Sclose(file_space);
-  }
-  H5Dclose(ds);
-  H5Pclose(create);
-  H5Sclose(space);
-  H5Fclose(file);
-}
-
-struct Synapse {
-  int x, y, z;
-};
-
-std::vector<Synapse> write_synapses(const fs::path& dir, int n, int slices, int side) {
-  std::mt19937 rng(7);
-  std::uniform_int_distribution<int> xy(0, side - 1), z(0, slices - 1);
-  std::vector<Synapse> out;
-  std::ofstream csv(dir / "synapses.csv");
-  csv << "id,x,y,z,label\n";
-  for (int i = 0; i < n; ++i) {
-    out.push_back({xy(rng), xy(rng), z(rng)});
-    csv << "s" << i << "," << out.back().x << "," << out.back().y << "," << out.back().z << ","
-        << (i % 3 ? "excitatory" : "inhibitory") << "\n";
-  }
-  return out;
-}
-
-void write_metadata(const fs::path& dir, bool hdf5) {
-  std::ofstream toml(dir / "volume.toml");
-  toml << "voxel_size_nm = [8, 8, 30]\n" << (hdf5 ? "hdf5 = \"volume.h5\"\ndataset = \"main\"\n" : "slices = \"im\"\n");
 }
 
 // In process: the same crops read through SliceStack in the pipeline's order
@@ -132,6 +73,7 @@ void report_cache(const fs::path& dir, const std::vector<Synapse>& synapses, int
 }  // namespace
 
 int main(int argc, char** argv) {
+  mmb::keep_freed_memory_for_reuse();  // as the CLI does: no fresh pages per sample
   const int slices = argc > 1 ? std::atoi(argv[1]) : 160;
   const int side = argc > 2 ? std::atoi(argv[2]) : 2048;
   const int n = argc > 3 ? std::atoi(argv[3]) : 300;
@@ -155,12 +97,12 @@ int main(int argc, char** argv) {
   std::printf("synapsemnist3d benchmark: %d synapses in a %dx%dx%d volume (%.0f MiB), crops 128x128x34, sizes 28/64\n",
               n, side, side, slices, volume_mib);
   std::printf("one slice: %.1f MiB; one crop's slab of %d slices: %.0f MiB\n", slice_mib, kCropZ, kCropZ * slice_mib);
-  const auto baseline = run_cli("check synapsemnist3d --source " + png.string());
+  const auto baseline = run_measured("check synapsemnist3d --source " + png.string());
   std::printf("%-34s %7.1f MiB peak RSS, %6.1f s\n", "check (opens the stack, 1 slice):", baseline.peak_rss_kb / 1024.0,
               baseline.seconds);
   for (const auto& [name, dir] : {std::pair{"PNG slices", png}, std::pair{"HDF5 hyperslabs", h5}}) {
     fs::remove_all(work / "out");
-    const auto r = run_cli("build synapsemnist3d --source " + dir.string() + " --out " + (work / "out").string() +
+    const auto r = run_measured("build synapsemnist3d --source " + dir.string() + " --out " + (work / "out").string() +
                            " --threads 2 -q");
     std::printf("build from %-23s %7.1f MiB peak RSS (%.0f%% of the volume, %.1f slabs), %6.1f s, %.1f ms/synapse\n",
                 (std::string(name) + ":").c_str(), r.peak_rss_kb / 1024.0, 100.0 * r.peak_rss_kb / 1024.0 / volume_mib,

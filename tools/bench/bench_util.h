@@ -15,13 +15,13 @@ struct CliRun {
   double seconds = 0;      // wall time
   double cpu_seconds = 0;  // user + system time of the child
   long peak_rss_kb = 0;
+  long minor_faults = 0;   // page faults served without I/O: fresh pages the process touched
   int exit_code = 0;
 };
 
-// `medmnist-build <args>`, output discarded. Exit code 1 (skipped inputs) is
-// reported but not treated as a failure by callers that expect it.
-inline CliRun run_cli(const std::string& args) {
-  const std::string cmd = std::string(MMB_BUILD_DIR) + "/medmnist-build " + args + " >/dev/null 2>&1";
+// Any shell command (stdout to out_file, or discarded), measured as a child process.
+inline CliRun run_command(const std::string& command, const std::string& out_file = "/dev/null") {
+  const std::string cmd = "exec " + command + " >" + out_file + " 2>/dev/null";
   const auto start = std::chrono::steady_clock::now();
   const pid_t pid = fork();
   if (pid == 0) {
@@ -33,10 +33,16 @@ inline CliRun run_cli(const std::string& args) {
   wait4(pid, &status, 0, &usage);
   auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
   CliRun run{std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
-             seconds(usage.ru_utime) + seconds(usage.ru_stime), usage.ru_maxrss,
+             seconds(usage.ru_utime) + seconds(usage.ru_stime), usage.ru_maxrss, usage.ru_minflt,
              WIFEXITED(status) ? WEXITSTATUS(status) : -1};
   if (run.exit_code != 0) std::fprintf(stderr, "exit %d: %s\n", run.exit_code, cmd.c_str());
   return run;
+}
+
+// `medmnist-build <args>`, output discarded. Exit code 1 (skipped inputs) is
+// reported but not treated as a failure by callers that expect it.
+inline CliRun run_cli(const std::string& args) {
+  return run_command(std::string(MMB_BUILD_DIR) + "/medmnist-build " + args);
 }
 
 }  // namespace mmb::bench

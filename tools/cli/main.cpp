@@ -12,6 +12,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "common/core/allocator.h"
 #include "common/npz/montage.h"
 #include "common/pipeline/build.h"
 #include "common/pipeline/check.h"
@@ -90,7 +91,8 @@ po::options_description source_options() {
       "group", po::value<std::string>(), "subject | none: keep subjects (patients, lesions) in one split, or not")(
       "seed", po::value<std::uint64_t>(), "seed for ratio splits (default: the manifest's)")(
       "index-map", po::value<std::string>(), "MedMNIST's split,index,image_id CSV: fixes membership and order")(
-      "threads", po::value<int>()->default_value(0), "worker threads (0 = all cores)");
+      "threads", po::value<int>()->default_value(0), "worker threads (0 = all cores)")(
+      "unit-memory", po::value<std::size_t>(), "MB of source volumes held at once (default: half the machine's memory)");
   return d;
 }
 
@@ -124,6 +126,7 @@ mmb::BuildOptions build_options(const po::variables_map& vm) {
   if (!vm.count("source")) throw UsageError("--source DIR is required");
   o.source = vm["source"].as<std::string>();
   o.threads = vm["threads"].as<int>();
+  if (vm.count("unit-memory")) o.unit_memory_mb = vm["unit-memory"].as<std::size_t>();
   apply_split_option(vm["split"].as<std::string>(), o);
   if (vm.count("group")) {
     const auto g = vm["group"].as<std::string>();
@@ -447,6 +450,7 @@ int dispatch(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  mmb::keep_freed_memory_for_reuse();  // no fresh pages per sample (issue 12)
   try {
     return dispatch(argc, argv);
   } catch (const UsageError& e) {
