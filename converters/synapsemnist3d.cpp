@@ -142,7 +142,7 @@ Synapse parse_synapse(const std::vector<std::string>& f, const std::map<std::str
 std::vector<Synapse> read_synapses(const fs::path& csv, const std::vector<std::string>& label_names, Enumeration& e) {
   const auto lines = read_lines(csv);
   std::map<std::string, std::size_t> column;
-  const auto header = lines.empty() ? std::vector<std::string>{} : split_csv_line(lines[0]);
+  const auto header = lines.empty() ? std::vector<std::string>{} : split_csv_header(csv, lines[0]);
   for (std::size_t i = 0; i < header.size(); ++i) column[to_lower(trim(header[i]))] = i;
   for (const char* required : {"id", "x", "y", "z", "label"})
     if (!column.count(required)) throw InputError(csv, std::string("header has no '") + required + "' column (expected id,x,y,z,label[,neuron_id])");

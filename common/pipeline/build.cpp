@@ -15,6 +15,7 @@
 #include "common/io/files.h"
 #include "common/pipeline/dataset_writer.h"
 #include "common/pipeline/progress.h"
+#include "common/pipeline/settings.h"
 #include "common/pipeline/sidecar.h"
 
 namespace fs = std::filesystem;
@@ -166,6 +167,51 @@ void record_enumeration_problems(const Enumeration& e, OnError on_error, std::ve
   }
 }
 
+// Ids an index map or list files name that the source lacks: with an index map each
+// one would shift every later index, so they stop the build (--on-error fail) or are
+// recorded as skipped; images in no list file are left out, and said so.
+void record_plan_problems(const SplitPlan& plan, const BuildOptions& o, std::vector<Job>& jobs) {
+  const auto listed = [](const std::vector<std::string>& ids) {
+    std::string text;
+    for (std::size_t i = 0; i < ids.size() && i < 5; ++i) text += (i ? ", " : "") + ids[i];
+    return text + (ids.size() > 5 ? ", ..." : "");
+  };
+  if (!o.index_map) {  // list files: both directions are worth a word, neither shifts an index
+    for (auto& job : jobs) {
+      if (o.split_mode == SplitMode::Lists && !plan.dropped.empty())
+        job.result.warnings.push_back(std::to_string(plan.dropped.size()) + " image(s) in no list file were left out: " +
+                                      listed(plan.dropped));
+      if (!plan.not_in_source.empty())
+        job.result.warnings.push_back(std::to_string(plan.not_in_source.size()) +
+                                      " name(s) in the list files are not in the source: " + listed(plan.not_in_source));
+    }
+    return;
+  }
+  const fs::path& named_by = *o.index_map;
+  if (!plan.not_in_source.empty() && o.on_error == OnError::Fail)
+    throw InputError(named_by, std::to_string(plan.not_in_source.size()) + " id(s) named here are not in the source: " +
+                                   listed(plan.not_in_source));
+  for (auto& job : jobs)
+    for (const auto& id : plan.not_in_source)
+      job.result.skipped.push_back({id, "named by " + named_by.filename().string() + " but not in the source"});
+}
+
+// A configuration error (a bad kernel name, say) skips every sample; it must not end
+// in an empty archive with exit 0. A split whose every planned sample was skipped fails.
+void check_not_all_skipped(const std::vector<Job>& jobs, const SplitPlan& plan, const std::vector<const Manifest*>& requested) {
+  for (const auto& job : jobs) {
+    std::array<std::size_t, 3> planned{};
+    for (const auto& s : plan.samples)
+      if (requested[s.dataset] == job.manifest && s.split != Split::Unassigned) ++planned[static_cast<int>(s.split)];
+    for (int i = 0; i < 3; ++i)
+      if (planned[i] > 0 && job.result.counts[i] == 0 && !job.result.skipped.empty())
+        throw InputError(job.result.skipped.back().where,
+                         job.manifest->flag + ": every sample of the " + split_name(kSplits[i]) + " split (" +
+                             std::to_string(planned[i]) + ") was skipped; the last reason: " +
+                             job.result.skipped.back().reason);
+  }
+}
+
 class Pass {
  public:
   Pass(const Converter& c, std::vector<Job*> by_dataset, const BuildOptions& o, const std::vector<Sample>& samples)
@@ -192,7 +238,7 @@ class Pass {
 
  private:
   Run next(tbb::flow_control& fc) {
-    if (next_ == runs_.size() || g_interrupted || fatal_) {
+    if (next_ == runs_.size() || g_interrupted || failed_) {
       fc.stop();
       return {};
     }
@@ -208,7 +254,10 @@ class Pass {
       if (r.dropped) {
         job.result.dropped.push_back(*r.dropped);
       } else if (r.error) {
-        if (o_.on_error == OnError::Fail && !fatal_) fatal_ = r.error;
+        if (o_.on_error == OnError::Fail && !fatal_) {
+          fatal_ = r.error;
+          failed_ = true;  // next() runs on another thread than write()
+        }
         job.result.skipped.push_back(*r.error);
       } else if (!fatal_) {
         job.writer->add(s, r.images);
@@ -230,7 +279,8 @@ class Pass {
   const std::vector<Sample>& samples_;
   std::vector<Run> runs_;
   std::size_t next_ = 0, done_ = 0;
-  std::optional<Problem> fatal_;
+  std::optional<Problem> fatal_;  // only write() and, after the pipeline, run() touch it
+  std::atomic<bool> failed_{false};
 };
 
 std::vector<int> sizes_for(const Manifest& m, const std::vector<int>& requested, bool several) {
@@ -294,12 +344,14 @@ std::vector<BuildResult> build_datasets(const Converter& c, const std::vector<Ma
   if (o.index_map && manifests.size() > 1)
     throw std::invalid_argument("--index-map applies to one dataset; build the datasets one by one");
   const auto requested = by_dataset_index(c, manifests);
+  for (const auto& m : manifests) validate_settings(m);  // before the first sample, not blamed on it
   SignalGuard signals;
   std::vector<Job> jobs;
   for (const auto& m : manifests) jobs.push_back({&m, sizes_for(m, o.sizes, manifests.size() > 1), nullptr, {}});
   Enumeration e = enumerate_requested(c, requested, o.source);
   record_enumeration_problems(e, o.on_error, jobs);
   const SplitPlan plan = plan_splits(std::move(e), manifests.front(), o);
+  record_plan_problems(plan, o, jobs);
 
   fs::create_directories(o.out_dir);
   NpzOptions npz;
@@ -311,6 +363,7 @@ std::vector<BuildResult> build_datasets(const Converter& c, const std::vector<Ma
   }
   try {
     Pass(c, by_dataset, o, plan.samples).run();
+    check_not_all_skipped(jobs, plan, requested);
   } catch (...) {
     for (auto& job : jobs) job.writer->abort();
     throw;

@@ -8,6 +8,7 @@
 
 #include "common/io/files.h"
 #include "common/io/image_file.h"
+#include "common/pipeline/settings.h"
 
 namespace fs = std::filesystem;
 
@@ -30,6 +31,7 @@ std::string probe(const fs::path& file) {
 
 CheckReport check_source(const Converter& c, const Manifest& m, const BuildOptions& o) {
   CheckReport r;
+  validate_settings(m);
   const auto flags = c.flags();
   std::vector<const Manifest*> requested(flags.size(), nullptr);
   requested[std::find(flags.begin(), flags.end(), m.flag) - flags.begin()] = &m;

@@ -68,7 +68,8 @@ SplitPlan plan_splits(Enumeration e, const Manifest& m, const BuildOptions& o) {
       break;
   }
   grouped_ratio_split(e.samples, ratios, seed, grouped);
-  plan.rule += grouped ? "; unassigned samples split by subject" : "; unassigned samples split by image";
+  if (o.split_mode == SplitMode::Lists) plan.rule += "; images in no list are left out";
+  else plan.rule += grouped ? "; unassigned samples split by subject" : "; unassigned samples split by image";
   plan.samples = std::move(e.samples);
   order_by_split_then_id(plan.samples);
   return plan;

@@ -15,6 +15,7 @@
 #include "common/npz/montage.h"
 #include "common/pipeline/build.h"
 #include "common/pipeline/check.h"
+#include "common/pipeline/settings.h"
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
@@ -100,8 +101,13 @@ po::variables_map parse(int argc, char** argv, const po::options_description& d,
 mmb::Manifest load_manifest(const std::string& flag, const po::variables_map& vm) {
   const fs::path dir = vm.count("manifests") ? fs::path(vm["manifests"].as<std::string>()) : mmb::default_manifest_dir();
   auto m = mmb::load_manifest_for(flag, dir);
-  if (vm.count("set"))
+  if (!vm.count("set")) return m;
+  try {  // a typo in a key or value is a usage error, found before anything is read
     for (const auto& s : vm["set"].as<std::vector<std::string>>()) m.apply_override(s);
+    mmb::validate_settings(m);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
   return m;
 }
 

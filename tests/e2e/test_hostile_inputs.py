@@ -1,0 +1,113 @@
+"""Corrupt, truncated and hostile inputs (issue 13): each becomes a named error, a recorded
+skip or a usage error, never a crash, a silent drop or an empty archive with exit 0."""
+import pathlib
+import unittest
+
+from mmbtest import TempDirTest, load_tool, run, sidecar, write_index_map
+
+ham = load_tool("make_ham10000_fixture")
+deepdrid = load_tool("make_deepdrid_fixture")
+
+
+def build(flag, src, out, *extra):
+    return run("build", flag, "--source", src, "--out", out, "--sizes", "28", "-q", *extra, check=False)
+
+
+class CsvRows(TempDirTest):
+    def test_a_quote_in_the_header_names_the_file_and_line_even_with_skip(self):
+        ham.generate(self.tmp / "src", lesions=4)
+        table = self.tmp / "src" / "HAM10000_metadata.csv"
+        table.write_text('"' + table.read_text())
+        proc = build("dermamnist", self.tmp / "src", self.tmp / "out", "--on-error", "skip")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("HAM10000_metadata.csv: line 1: malformed CSV row (unbalanced quote)", proc.stderr)
+
+    def test_a_deepdrid_row_missing_its_last_fields_is_an_error_naming_file_and_line(self):
+        deepdrid.generate(self.tmp / "src")
+        csv = next((self.tmp / "src").rglob("regular-fundus-training.csv"))
+        lines = csv.read_bytes().split(b"\n")
+        lines[3] = b",".join(lines[3].split(b",")[:7])  # Clarity, Field definition, Artifact cut off
+        csv.write_bytes(b"\n".join(lines))
+        proc = build("retinamnist", self.tmp / "src", self.tmp / "out")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("regular-fundus-training.csv:4: expected 10 fields as in the header, got 7", proc.stderr)
+
+
+class SetValidation(TempDirTest):
+    def test_typos_in_keys_and_values_are_usage_errors_before_anything_is_read(self):
+        cases = {"preprocess.resize_kernl=area": "unknown key 'preprocess.resize_kernl'",
+                 "nonexistent.key=1": "unknown key 'nonexistent.key'",
+                 "split.group=whatever": "split.group = 'whatever'",
+                 "preprocess.resize_kernel=bogus": "unknown resize kernel 'bogus'",
+                 "split.seed=abc": "'split.seed' must be a number"}
+        for setting, message in cases.items():
+            # The source does not even exist: the setting is refused first.
+            proc = build("dermamnist", self.tmp / "nowhere", self.tmp / "out", "--set", setting, "--on-error", "skip")
+            self.assertEqual(proc.returncode, 2, (setting, proc.stderr))
+            self.assertIn(message, proc.stderr)
+            self.assertFalse((self.tmp / "out").exists())
+
+    def test_a_valid_setting_still_builds(self):
+        ham.generate(self.tmp / "src", lesions=4)
+        proc = build("dermamnist", self.tmp / "src", self.tmp / "out", "--set", "preprocess.resize_kernel=area")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
+
+class IndexMap(TempDirTest):
+    def setUp(self):
+        super().setUp()
+        self.m = ham.generate(self.tmp / "src", lesions=6)
+        self.names = sorted(self.m["images"])
+
+    def test_an_id_the_source_lacks_is_an_error_naming_it(self):
+        rows = [("train", i, n) for i, n in enumerate(self.names)] + [("test", 0, "ISIC_9999999")]
+        write_index_map(self.tmp / "map.csv", rows)
+        proc = build("dermamnist", self.tmp / "src", self.tmp / "out", "--index-map", self.tmp / "map.csv")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("map.csv: 1 id(s) named here are not in the source: ISIC_9999999", proc.stderr)
+
+    def test_with_skip_the_missing_id_is_recorded(self):
+        rows = [("train", i, n) for i, n in enumerate(self.names)] + [("test", 0, "ISIC_9999999")]
+        write_index_map(self.tmp / "map.csv", rows)
+        proc = build("dermamnist", self.tmp / "src", self.tmp / "out", "--index-map", self.tmp / "map.csv",
+                     "--on-error", "skip")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        side = sidecar(self.tmp / "out", "dermamnist", 28)
+        self.assertIn({"input": "ISIC_9999999", "reason": "named by map.csv but not in the source"}, side["skipped"])
+
+    def test_ids_written_with_an_extension_match(self):
+        rows = [(("train", "val", "test")[i % 3], i, n + ".jpg") for i, n in enumerate(self.names)]
+        write_index_map(self.tmp / "map.csv", rows)
+        proc = build("dermamnist", self.tmp / "src", self.tmp / "out", "--index-map", self.tmp / "map.csv")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        side = sidecar(self.tmp / "out", "dermamnist", 28)
+        self.assertEqual(side["source_ids"]["train"], [n for i, n in enumerate(self.names) if i % 3 == 0])
+        self.assertEqual(side["dropped_by_split_rule"], [])
+
+
+class ListsAndSkips(TempDirTest):
+    def test_images_in_no_list_are_reported(self):
+        m = ham.generate(self.tmp / "src", lesions=6)
+        names = sorted(m["images"])
+        (self.tmp / "lists").mkdir()
+        for k, split in enumerate(("train", "val", "test")):
+            (self.tmp / "lists" / f"{split}.txt").write_text("".join(n + "\n" for n in names[k:-2:3]))
+        proc = build("dermamnist", self.tmp / "src", self.tmp / "out", "--split", f"lists:{self.tmp / 'lists'}")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("2 image(s) in no list file were left out: " + ", ".join(names[-2:]), proc.stderr)
+        side = sidecar(self.tmp / "out", "dermamnist", 28)
+        self.assertNotIn("unassigned samples split", side["parameters"]["split_rule"])
+        self.assertEqual(side["dropped_by_split_rule"], names[-2:])
+
+    def test_a_build_that_skips_every_sample_of_a_split_fails(self):
+        ham.generate(self.tmp / "src", lesions=4)
+        for jpg in (self.tmp / "src").rglob("*.jpg"):
+            jpg.write_bytes(b"\xff\xd8 not a jpeg \xff\xd9")
+        proc = build("dermamnist", self.tmp / "src", self.tmp / "out", "--on-error", "skip")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("every sample of the train split", proc.stderr)
+        self.assertEqual(list((self.tmp / "out").glob("*.npz")), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
