@@ -109,5 +109,64 @@ class ListsAndSkips(TempDirTest):
         self.assertEqual(list((self.tmp / "out").glob("*.npz")), [])
 
 
+def limited_memory(limit=1 << 30):
+    """preexec_fn: the child may map at most `limit` bytes (a large allocation fails)."""
+    import resource
+
+    def apply():
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    return apply
+
+
+def npy_header(shape):
+    import struct
+    text = "{'descr': '|u1', 'fortran_order': False, 'shape': %s, }" % (tuple(shape),)
+    text += " " * (63 - (10 + len(text)) % 64) + "\n"
+    return b"\x93NUMPY\x01\x00" + struct.pack("<H", len(text)) + text.encode()
+
+
+class HostileNpz(TempDirTest):
+    def test_a_member_header_claiming_4_gb_from_a_tiny_file_is_refused(self):
+        import struct
+        import numpy as np
+        np.savez_compressed(self.tmp / "small.npz", train_images=np.zeros((3, 2, 2), np.uint8))
+        b = bytearray((self.tmp / "small.npz").read_bytes())
+        struct.pack_into("<I", b, b.rfind(b"PK\x01\x02") + 24, 4_000_000_000)
+        struct.pack_into("<I", b, b.find(b"PK\x03\x04") + 22, 4_000_000_000)
+        (self.tmp / "claims4g.npz").write_bytes(b)
+        proc = run("montage", self.tmp / "claims4g.npz", "--out", self.tmp / "m.png", check=False,
+                   preexec_fn=limited_memory())
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("claims4g.npz: train_images.npy: claims 4000000000 bytes from", proc.stderr)
+
+    def test_montage_of_an_npz_claiming_2e8_samples_stays_small(self):
+        import zipfile
+        n = 200_000_000  # zeros: a 200 kB file; the old index array alone took 1.6 GB
+        with zipfile.ZipFile(self.tmp / "many.npz", "w", zipfile.ZIP_DEFLATED) as z:
+            with z.open("train_images.npy", "w", force_zip64=True) as f:
+                f.write(npy_header((n, 1, 1)))
+                chunk = bytes(1 << 24)
+                for start in range(0, n, len(chunk)):
+                    f.write(chunk[:min(len(chunk), n - start)])
+        for seed in ("0", "7"):
+            proc = run("montage", self.tmp / "many.npz", "--seed", seed, "--out", self.tmp / f"m{seed}.png",
+                       check=False, preexec_fn=limited_memory())
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertTrue((self.tmp / f"m{seed}.png").exists())
+
+    def test_a_montage_larger_than_the_limit_is_refused(self):
+        import zipfile
+        with zipfile.ZipFile(self.tmp / "wide.npz", "w", zipfile.ZIP_DEFLATED) as z:
+            with z.open("train_images.npy", "w", force_zip64=True) as f:
+                f.write(npy_header((100, 4000, 4000)))  # 100 x 16 MB tiles = 1.6 GB picture
+                chunk = bytes(1 << 24)
+                for _ in range(100):
+                    f.write(chunk[:4000 * 4000])
+        proc = run("montage", self.tmp / "wide.npz", "--out", self.tmp / "w.png", check=False,
+                   preexec_fn=limited_memory(3 << 30))
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("MontageOptions::max_bytes", proc.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
