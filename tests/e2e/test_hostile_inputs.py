@@ -168,5 +168,46 @@ class HostileNpz(TempDirTest):
         self.assertIn("MontageOptions::max_bytes", proc.stderr)
 
 
+def huge_gray_png(path, side=32000):
+    """A real side x side 8-bit gray PNG of zeros: about 1 MB on disk, 1 GB decoded."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    z = zlib.compressobj(9)
+    row = bytes(side + 1)
+    idat = b"".join(z.compress(row) for _ in range(side)) + z.flush()
+    pathlib.Path(path).write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)) +
+                                   chunk(b"IDAT", idat) + chunk(b"IEND", b""))
+
+
+class ImageSizes(TempDirTest):
+    def test_a_32000_square_png_is_a_recorded_skip_not_a_2_gb_decode(self):
+        busi = load_tool("make_busi_fixture")
+        m = busi.generate(self.tmp / "src")
+        victim = sorted(n for n in m["images"] if n.endswith(".png"))[0]
+        huge_gray_png(self.tmp / "src" / m["images"][victim]["path"])
+        proc = run("check", "breastmnist", "--source", self.tmp / "src", check=False)
+        self.assertEqual(proc.returncode, 1, proc.stdout)
+        self.assertIn("32000x32000 pixels, more than the limit", proc.stdout)
+        proc = build("breastmnist", self.tmp / "src", self.tmp / "out", "--on-error", "skip")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        side = sidecar(self.tmp / "out", "breastmnist", 28)
+        self.assertIn("32000x32000 pixels, more than the limit", " ".join(s["reason"] for s in side["skipped"]))
+
+    def test_an_image_outside_the_manifest_size_range_is_an_input_error(self):
+        from PIL import Image
+        ham.generate(self.tmp / "src", lesions=4)
+        victim = sorted((self.tmp / "src").rglob("ISIC_*.jpg"))[0]
+        Image.new("RGB", (37, 5), (200, 150, 120)).save(victim, quality=92)
+        proc = build("dermamnist", self.tmp / "src", self.tmp / "out")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn(f"{victim.name}: image is 37x5, outside the source's size range 600x450 .. 600x450", proc.stderr)
+        proc = build("dermamnist", self.tmp / "src", self.tmp / "out", "--on-error", "skip")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(len(sidecar(self.tmp / "out", "dermamnist", 28)["skipped"]), 1)
+
+
 if __name__ == "__main__":
     unittest.main()
