@@ -94,7 +94,7 @@ std::string dicom_meta_problem(const fs::path& file) {
   b.resize(static_cast<std::size_t>(in.gcount()));
   if (b.size() < 132 || std::memcmp(&b[128], "DICM", 4) != 0) {
     // No Part 10 preamble: GDCM reads such files as raw data sets; a tiny one is no slice.
-    return b.size() < 132 ? "truncated or not a DICOM file (" + std::to_string(b.size()) + " bytes)" : "";
+    return b.size() < 132 ? "not a DICOM file GDCM can parse" : "";
   }
   const auto u16 = [&](std::size_t o) { return static_cast<std::uint32_t>(b[o] | b[o + 1] << 8); };
   std::size_t pos = 132;
