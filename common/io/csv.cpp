@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/tokenizer.hpp>
+#include <cstdio>
 #include <sstream>
 #include <stdexcept>
 
@@ -31,6 +32,22 @@ std::vector<std::string> split_csv_header(const std::filesystem::path& file, con
     return split_csv_line(line);
   } catch (const std::invalid_argument& e) {
     throw InputError(file, "line " + std::to_string(line_number) + ": " + e.what());
+  }
+}
+
+void require_utf8(const std::string& line) {
+  const auto* p = reinterpret_cast<const unsigned char*>(line.data());
+  for (std::size_t i = 0, n = line.size(); i < n;) {
+    const unsigned char c = p[i];
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len > 0 && i + len <= n && !(c == 0xC0 || c == 0xC1 || c > 0xF4);
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
+    if (!ok) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", c);
+      throw std::invalid_argument(std::string("byte ") + hex + " at column " + std::to_string(i + 1) + " is not UTF-8 text");
+    }
+    i += len;
   }
 }
 
@@ -68,6 +85,7 @@ HeaderTable::HeaderTable(const std::filesystem::path& file, std::vector<Problem>
   for (std::size_t i = first + 1; i < lines.size(); ++i) {
     if (trim(lines[i]).empty()) continue;
     try {
+      require_utf8(lines[i]);
       auto fields = split(lines[i]);
       if (options.ragged ? fields.size() <= widest || fields.size() > header_.size()
                          : fields.size() != header_.size())

@@ -88,7 +88,7 @@ const std::vector<std::string>& known_setting_keys() {
       "source.class_labels", "source.class_prefixes.", "source.data_entry", "source.dx_codes",
       "source.expected_list", "source.findings", "source.first_label", "source.ground_truth",
       "source.include_swapped", "source.label_column", "source.label_folders", "source.label_names",
-      "source.labels_csv", "source.layout", "source.lesion_groupings", "source.malignancy", "source.min_size", "source.max_size",
+      "source.labels_csv", "source.layout", "source.lesion_groupings", "source.malignancy", "source.max_crop_voxels", "source.min_size", "source.max_size",
       "source.metadata_names", "source.min_readers", "source.mode_tie", "source.numbering_gaps",
       "source.root_folders", "source.sample_id", "source.slice_step_tolerance", "source.swapped_axes",
       "source.train_set", "source.training_csv", "source.validation_csv", "source.voxel_scale",

@@ -152,7 +152,14 @@ void grouped_ratio_split(std::vector<Sample>& samples, const std::array<double, 
 
 std::vector<std::string> read_name_list(const std::filesystem::path& file) {
   std::vector<std::string> names;
+  std::size_t number = 0;
   for (const std::string& line : read_lines(file)) {
+    ++number;
+    try {
+      require_utf8(line);
+    } catch (const std::invalid_argument& err) {
+      throw InputError(file.string() + ":" + std::to_string(number), err.what());
+    }
     std::istringstream words(line);  // \r and other blanks are separators
     std::string first;
     if (words >> first) names.push_back(std::move(first));
@@ -221,6 +228,11 @@ std::map<std::string, IndexMapEntry> read_index_map(const std::filesystem::path&
   bool first_row = true;
   for (std::size_t n = 1; n <= lines.size(); ++n) {
     if (trim(lines[n - 1]).empty()) continue;
+    try {
+      require_utf8(lines[n - 1]);
+    } catch (const std::invalid_argument& err) {
+      row_error(csv, n, err.what());
+    }
     if (!split_row(lines[n - 1], f)) row_error(csv, n, "unbalanced quotes");
     if (f.size() != 3)
       row_error(csv, n, "expected 3 fields (split,index,image_id), got " + std::to_string(f.size()));

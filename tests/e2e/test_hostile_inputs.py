@@ -209,5 +209,49 @@ class ImageSizes(TempDirTest):
         self.assertEqual(len(sidecar(self.tmp / "out", "dermamnist", 28)["skipped"]), 1)
 
 
+class SynapseInputs(TempDirTest):
+    """SynapseMNIST3D's EM fixture with one hostile change each."""
+
+    def setUp(self):
+        super().setUp()
+        load_tool("make_em_fixture").generate(self.tmp / "src")
+        self.volume = next((self.tmp / "src").rglob("volume.toml"))
+        self.folder = self.volume.parent
+
+    def test_a_sub_nanometre_voxel_size_is_refused_before_any_crop_is_allocated(self):
+        self.volume.write_text(self.volume.read_text().replace("voxel_size_nm = [8, 8, 30]", "voxel_size_nm = [0.5, 0.5, 0.5]"))
+        proc = build("synapsemnist3d", self.tmp / "src", self.tmp / "out", "--on-error", "skip")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("volume.toml: voxel_size_nm and crop_nm = 1024 give crops of 8589934592 voxels", proc.stderr)
+
+    def test_a_stray_slice_number_is_a_named_error_not_bad_alloc(self):
+        slices = sorted((self.folder / "im").glob("im*.png"))
+        (self.folder / "im" / "im999999999.png").write_bytes(slices[0].read_bytes())
+        proc = build("synapsemnist3d", self.tmp / "src", self.tmp / "out")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn(f"im999999999.png: slice numbers run from 0 to 999999999 but only {len(slices) + 1} slices exist",
+                      proc.stderr)
+
+    def test_huge_coordinates_and_non_utf8_ids_are_rows_with_file_and_line(self):
+        csv = self.folder / "synapses.csv"
+        lines = csv.read_bytes().split(b"\n")
+        for row, change in ((1, lambda f: [f[0], b"2147483647", *f[2:]]), (2, lambda f: [f[0], b"1e300", *f[2:]]),
+                            (3, lambda f: [f[0] + b"\xe9", *f[1:]])):
+            lines[row] = b",".join(change(lines[row].split(b",")))
+        csv.write_bytes(b"\n".join(lines))
+        proc = build("synapsemnist3d", self.tmp / "src", self.tmp / "out", "--on-error", "skip")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        skipped = {s["input"]: s["reason"] for s in sidecar(self.tmp / "out", "synapsemnist3d", 28)["skipped"]}
+        self.assertEqual(skipped["synapses.csv:2"], "x = 2147483647 is outside any volume (0 .. 2097151)")
+        self.assertEqual(skipped["synapses.csv:3"], "x = 1e300 is outside any volume (0 .. 2097151)")
+        self.assertIn("is not UTF-8 text", skipped["synapses.csv:4"])
+
+    def test_a_non_utf8_index_map_id_names_the_line(self):
+        (self.tmp / "map.csv").write_bytes(b"split,index,image_id\ntrain,0,syn001\ntrain,1,syn\xff2\n")
+        proc = build("synapsemnist3d", self.tmp / "src", self.tmp / "out", "--index-map", self.tmp / "map.csv")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("map.csv:3: byte 0xFF at column 12 is not UTF-8 text", proc.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
