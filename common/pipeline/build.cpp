@@ -154,7 +154,15 @@ nlohmann::ordered_json sidecar_json(const Job& job, const BuildOptions& o, const
   return doc;
 }
 
-void record_enumeration_problems(const Enumeration& e, OnError on_error, std::vector<Job>& jobs) {
+void record_enumeration_problems(const Enumeration& e, OnError on_error, bool strict, std::vector<Job>& jobs) {
+  if (strict && !e.quirks.empty())
+    throw InputError(e.quirks.front().where, e.quirks.front().reason + " (a known source quirk; without --strict it is skipped)");
+  for (auto& job : jobs) {
+    job.result.skipped.insert(job.result.skipped.end(), e.quirks.begin(), e.quirks.end());
+    if (!e.quirks.empty())
+      job.result.warnings.push_back(std::to_string(e.quirks.size()) +
+                                    " input(s) skipped for a known source quirk (listed as skipped; --strict stops instead)");
+  }
   if (on_error == OnError::Fail) {
     if (!e.problems.empty()) throw InputError(e.problems.front().where, e.problems.front().reason);
     if (!e.missing.empty()) throw InputError(e.missing.front(), "listed by the label file but missing on disk");
@@ -349,7 +357,7 @@ std::vector<BuildResult> build_datasets(const Converter& c, const std::vector<Ma
   std::vector<Job> jobs;
   for (const auto& m : manifests) jobs.push_back({&m, sizes_for(m, o.sizes, manifests.size() > 1), nullptr, {}});
   Enumeration e = enumerate_requested(c, requested, o.source);
-  record_enumeration_problems(e, o.on_error, jobs);
+  record_enumeration_problems(e, o.on_error, o.strict, jobs);
   const SplitPlan plan = plan_splits(std::move(e), manifests.front(), o);
   record_plan_problems(plan, o, jobs);
 

@@ -33,6 +33,7 @@ struct BuildOptions {
   std::optional<bool> group_by_subject;   // default: manifest split.group != "none"
   std::optional<std::uint64_t> seed;      // default: manifest split.seed
   bool progress = true;
+  bool strict = false;                    // documented source quirks (Enumeration::quirks) stop the build
 };
 
 // The samples in output order, and how they got there.

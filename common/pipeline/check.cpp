@@ -41,6 +41,7 @@ CheckReport check_source(const Converter& c, const Manifest& m, const BuildOptio
   for (const auto& p : e.unexpected) r.unexpected.push_back(display_path(p, o.source));
   r.problems = e.problems;
   r.notes = e.notes;
+  for (const auto& q : e.quirks) r.notes.push_back("known source quirk, skipped by build (--strict stops): " + q.message());
   std::vector<std::string> reasons(e.samples.size());
   tbb::parallel_for(std::size_t{0}, e.samples.size(), [&](std::size_t i) { reasons[i] = probe(e.samples[i].path); });
   std::set<fs::path> reported;

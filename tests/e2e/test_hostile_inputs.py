@@ -253,5 +253,39 @@ class SynapseInputs(TempDirTest):
         self.assertIn("map.csv:3: byte 0xFF at column 12 is not UTF-8 text", proc.stderr)
 
 
+class LidcInputs(TempDirTest):
+    def setUp(self):
+        super().setUp()
+        load_tool("make_lidc_fixture").generate(self.tmp / "src")
+        self.xml = next(p for p in sorted((self.tmp / "src" / "LIDC-IDRI").rglob("*.xml"))
+                        if "<readingSession>" in p.read_text())
+
+    def test_a_series_pylidc_cannot_cluster_is_skipped_and_counted_unless_strict(self):
+        import re
+        text = self.xml.read_text()
+        sessions = re.findall(r"<readingSession>.*?</readingSession>", text, re.S)
+        end = text.rindex("</readingSession>") + len("</readingSession>")
+        self.xml.write_text(text[:end] + "".join(sessions) + text[end:])  # every mark twice: 8 identical
+        proc = build("nodulemnist3d", self.tmp / "src", self.tmp / "out")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("1 input(s) skipped for a known source quirk", proc.stderr)
+        skipped = sidecar(self.tmp / "out", "nodulemnist3d", 28)["skipped"]
+        self.assertEqual([s["input"].endswith(self.xml.name) for s in skipped], [True])
+        self.assertIn("clustering failed (pylidc ClusterError)", skipped[0]["reason"])
+        proc = build("nodulemnist3d", self.tmp / "src", self.tmp / "strict", "--strict")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("clustering failed (pylidc ClusterError)", proc.stderr)
+
+    def test_an_xcoord_past_int_range_is_a_named_problem_not_a_lost_nodule(self):
+        text = self.xml.read_text()
+        first = text.index("<xCoord>")
+        end = text.index("</xCoord>", first)
+        self.xml.write_text(text[:first] + "<xCoord>2147483647" + text[end:])
+        proc = build("nodulemnist3d", self.tmp / "src", self.tmp / "out")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("xCoord 2147483647 is outside any image (0..65535)", proc.stderr)
+        self.assertIn(self.xml.name, proc.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()

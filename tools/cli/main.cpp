@@ -172,7 +172,8 @@ int cmd_build(int argc, char** argv) {
       "out", po::value<std::string>(), "output folder")(
       "sizes", po::value<std::string>(), "comma-separated sizes (default: all the dataset has)")(
       "on-error", po::value<std::string>()->default_value("fail"), "fail | skip: stop at a bad input, or record it")(
-      "no-compress", "write STORED members instead of DEFLATE")("quiet,q", "no progress output");
+      "no-compress", "write STORED members instead of DEFLATE")(
+      "strict", "known source quirks (e.g. LIDC series pylidc cannot cluster) stop the build instead of being skipped")("quiet,q", "no progress output");
   std::vector<std::string> flags;
   auto vm = parse(argc, argv, d, "dataset", &flags);
   if (vm.count("help")) return std::cout << "usage: medmnist-build build DATASET... --source DIR --out DIR\n" << d, kOk;
@@ -185,6 +186,7 @@ int cmd_build(int argc, char** argv) {
   if (on_error != "fail" && on_error != "skip") throw UsageError("--on-error expects fail or skip");
   o.on_error = on_error == "skip" ? mmb::OnError::Skip : mmb::OnError::Fail;
   o.compress = !vm.count("no-compress");
+  o.strict = vm.count("strict") > 0;
   o.progress = !vm.count("quiet");
   // Datasets made by one converter are built in one pass over their source.
   std::vector<std::pair<const mmb::Converter*, std::vector<mmb::Manifest>>> passes;
