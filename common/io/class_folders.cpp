@@ -44,6 +44,31 @@ Sample folder_sample(std::string id, int label, Split split, fs::path path, std:
   return s;
 }
 
+void report_class_folders(const fs::path& source, const std::vector<std::string>& class_names, Enumeration& e) {
+  std::vector<std::string> lowered;
+  for (const auto& c : class_names) lowered.push_back(to_lower(c));
+  const auto class_index = [&](const fs::path& dir) {
+    return std::find(lowered.begin(), lowered.end(), to_lower(dir.filename().string())) - lowered.begin();
+  };
+  std::map<fs::path, std::vector<bool>> roots;  // folder holding class folders -> classes seen
+  for (const auto& s : e.samples)
+    for (fs::path dir = s.path.parent_path(); !dir.empty() && dir != source && dir != dir.parent_path(); dir = dir.parent_path())
+      if (const auto k = class_index(dir); k < static_cast<std::ptrdiff_t>(lowered.size())) {
+        auto& seen = roots.try_emplace(dir.parent_path(), lowered.size(), false).first->second;
+        seen[static_cast<std::size_t>(k)] = true;
+        break;
+      }
+  for (const auto& [root, seen] : roots) {
+    for (std::size_t k = 0; k < seen.size(); ++k)
+      if (!seen[k]) e.missing.push_back(display_path(root / class_names[k], source) + "/ (class folder)");
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(root, ec))
+      if (entry.is_directory() && !is_junk_name(entry.path().filename().string()) &&
+          class_index(entry.path()) == static_cast<std::ptrdiff_t>(lowered.size()) && !roots.count(entry.path()))
+        e.unexpected.push_back(entry.path());
+  }
+}
+
 void drop_duplicate_ids(const fs::path& source, Enumeration& e) {
   std::map<std::string, fs::path> first;
   std::vector<Sample> kept;

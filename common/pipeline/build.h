@@ -33,7 +33,8 @@ struct BuildOptions {
   std::optional<bool> group_by_subject;   // default: manifest split.group != "none"
   std::optional<std::uint64_t> seed;      // default: manifest split.seed
   bool progress = true;
-  bool strict = false;                    // documented source quirks (Enumeration::quirks) stop the build
+  bool strict = false;
+  bool deep_check = false;                // check: decode every input (quick: signatures, headers, end markers)                    // documented source quirks (Enumeration::quirks) stop the build
 };
 
 // The samples in output order, and how they got there.

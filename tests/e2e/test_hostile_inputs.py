@@ -287,5 +287,42 @@ class LidcInputs(TempDirTest):
         self.assertIn(self.xml.name, proc.stderr)
 
 
+class Check(TempDirTest):
+    def setUp(self):
+        super().setUp()
+        load_tool("make_kather_fixture").generate(self.tmp / "src")
+        self.train = next(p.parent for p in (self.tmp / "src").rglob("MUC") if "CRC-VAL" not in str(p))
+
+    def test_a_deleted_and_an_unknown_class_folder_are_reported(self):
+        import shutil
+        adi = sorted((self.train / "ADI").iterdir())[0]
+        shutil.rmtree(self.train / "MUC")
+        (self.train / "XYZ").mkdir()
+        shutil.copy(adi, self.train / "XYZ" / adi.name)
+        proc = run("check", "pathmnist", "--source", self.tmp / "src", check=False)
+        self.assertEqual(proc.returncode, 1, proc.stdout)
+        self.assertIn("missing: " + str((self.train / "MUC").relative_to(self.tmp / "src")) + "/ (class folder)", proc.stdout)
+        self.assertIn("unexpected: " + str((self.train / "XYZ").relative_to(self.tmp / "src")), proc.stdout)
+        self.assertIn("1 missing, 1 unexpected", proc.stdout)
+
+    def test_deep_decodes_what_the_quick_probe_passes(self):
+        busi = load_tool("make_busi_fixture")
+        m = busi.generate(self.tmp / "busi")
+        victim = self.tmp / "busi" / m["images"][sorted(n for n in m["images"] if n.endswith(".png"))[0]]["path"]
+        data = bytearray(victim.read_bytes())
+        middle = len(data) // 2
+        for i in range(middle - 100, middle + 100):
+            data[i] ^= 0xFF
+        victim.write_bytes(bytes(data))
+        quick = run("check", "breastmnist", "--source", self.tmp / "busi", check=False)
+        self.assertIn("0 unreadable", quick.stdout)
+        deep = run("check", "breastmnist", "--source", self.tmp / "busi", "--deep", check=False)
+        self.assertEqual(deep.returncode, 1, deep.stdout)
+        self.assertIn(f"unreadable: ", deep.stdout)
+        self.assertIn(victim.name, deep.stdout)
+        self.assertIn("1 unreadable", deep.stdout)
+        self.assertIn("--deep", run("check", "--help").stdout)
+
+
 if __name__ == "__main__":
     unittest.main()

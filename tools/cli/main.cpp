@@ -79,7 +79,7 @@ po::options_description source_options() {
   d.add_options()("help,h", "show this help")("source", po::value<std::string>(), "the raw dataset folder")(
       "manifests", po::value<std::string>(), "folder of manifests (default: the source tree's manifests/)")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a manifest value: key=value (repeatable)")(
-      "split", po::value<std::string>()->default_value("source"), "source | ratio[:7,1,2] | lists:DIR")(
+      "split", po::value<std::string>()->default_value("source"), "source | ratio[:7,1,2] | lists:DIR (DIR/train.txt, val.txt, test.txt: one sample id a line, first word; ids in no list are left out and reported)")(
       "group", po::value<std::string>(), "subject | none: keep subjects (patients, lesions) in one split, or not")(
       "seed", po::value<std::uint64_t>(), "seed for ratio splits (default: the manifest's)")(
       "index-map", po::value<std::string>(), "MedMNIST's split,index,image_id CSV: fixes membership and order")(
@@ -146,14 +146,18 @@ int cmd_list() {
 
 int cmd_check(int argc, char** argv) {
   auto d = source_options();
-  d.add_options()("dataset", po::value<std::vector<std::string>>(), "dataset flag");
+  d.add_options()("dataset", po::value<std::vector<std::string>>(), "dataset flag")(
+      "deep", "decode every image and NIfTI volume as build would (slow); without it, check reads only signatures, "
+              "headers, sizes and end markers, which miss corrupt compressed data");
   std::vector<std::string> flags;
   auto vm = parse(argc, argv, d, "dataset", &flags);
   if (vm.count("help")) return std::cout << "usage: medmnist-build check DATASET --source DIR\n" << d, kOk;
   if (flags.size() != 1) throw UsageError("check takes exactly one DATASET");
   const auto& converter = converter_for(flags[0]);
   const auto m = load_manifest(flags[0], vm);
-  const auto report = mmb::check_source(converter, m, build_options(vm));
+  auto options = build_options(vm);
+  options.deep_check = vm.count("deep") > 0;
+  const auto report = mmb::check_source(converter, m, options);
   std::cout << mmb::format_check_report(m, report);
   return report.ok() ? kOk : kInputError;
 }
