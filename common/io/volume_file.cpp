@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 
 #include "common/core/error.h"
 #include "common/io/files.h"
@@ -151,14 +152,24 @@ void check_complete(const fs::path& file) {
     throw InputError(file, "truncated or corrupt gzip stream (length does not match the NIfTI header)");
 }
 
+// ITK 5.2's NiftiImageIO keeps a function-level static std::string in its header read,
+// which ThreadSanitizer reports as a race when several threads read volumes (concurrent
+// NIfTI reads: InsightSoftwareConsortium/ITK#2003). The header read is serialised; the
+// voxel read after it runs in parallel.
+void read_information_serialised(itk::ImageFileReader<ItkVolume>& reader) {
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
+  reader.UpdateOutputInformation();
+}
+
 ItkVolume::Pointer read(const fs::path& file, bool pixels) {
   auto reader = itk::ImageFileReader<ItkVolume>::New();
   reader->SetImageIO(io_for(file));
   if (pixels) check_complete(file);
   reader->SetFileName(file.string());
   try {
+    read_information_serialised(*reader);
     if (pixels) reader->Update();
-    else reader->UpdateOutputInformation();
   } catch (const itk::ExceptionObject& e) {
     throw InputError(file, std::string("cannot read NIfTI volume (") + e.GetDescription() + ")");
   }
