@@ -205,18 +205,16 @@ void record_plan_problems(const SplitPlan& plan, const BuildOptions& o, std::vec
 }
 
 // A configuration error (a bad kernel name, say) skips every sample; it must not end
-// in an empty archive with exit 0. A split whose every planned sample was skipped fails.
+// in empty archives with exit 0. A build that planned samples and skipped them all fails.
 void check_not_all_skipped(const std::vector<Job>& jobs, const SplitPlan& plan, const std::vector<const Manifest*>& requested) {
   for (const auto& job : jobs) {
-    std::array<std::size_t, 3> planned{};
-    for (const auto& s : plan.samples)
-      if (requested[s.dataset] == job.manifest && s.split != Split::Unassigned) ++planned[static_cast<int>(s.split)];
-    for (int i = 0; i < 3; ++i)
-      if (planned[i] > 0 && job.result.counts[i] == 0 && !job.result.skipped.empty())
-        throw InputError(job.result.skipped.back().where,
-                         job.manifest->flag + ": every sample of the " + split_name(kSplits[i]) + " split (" +
-                             std::to_string(planned[i]) + ") was skipped; the last reason: " +
-                             job.result.skipped.back().reason);
+    const auto planned = std::count_if(plan.samples.begin(), plan.samples.end(),
+                                       [&](const Sample& s) { return requested[s.dataset] == job.manifest; });
+    const auto written = job.result.counts[0] + job.result.counts[1] + job.result.counts[2];
+    if (planned > 0 && written == 0 && !job.result.skipped.empty())
+      throw InputError(job.result.skipped.back().where,
+                       job.manifest->flag + ": every sample (" + std::to_string(planned) +
+                           ") was skipped; the last reason: " + job.result.skipped.back().reason);
   }
 }
 
