@@ -119,7 +119,7 @@ class AdrenalMasks final : public Converter {
     const fs::path csv = labels_csv(source, m);
     e.layout = "adrenal_labels.csv + one NIfTI mask per gland";
     const auto lines = read_lines(csv);
-    const auto header = lines.empty() ? std::vector<std::string>{} : split_csv_line(lines[0]);
+    const auto header = lines.empty() ? std::vector<std::string>{} : split_csv_header(csv, lines[0]);
     if (header.size() != 3 || trim(header[0]) != "file" || trim(header[1]) != "patient_id" || trim(header[2]) != "label")
       throw InputError(csv, "unexpected header (expected 'file,patient_id,label')");
     MaskIndex masks(source, csv.parent_path());

@@ -46,7 +46,7 @@ class DataEntry {
 
  private:
   static void check_header(const fs::path& csv, const std::vector<std::string>& lines) {
-    const auto h = lines.empty() ? std::vector<std::string>{} : split_csv_line(lines[0]);
+    const auto h = lines.empty() ? std::vector<std::string>{} : split_csv_header(csv, lines[0]);
     const bool ok = h.size() >= 6 && h[0] == "Image Index" && h[1] == "Finding Labels" && h[3] == "Patient ID" &&
                     (h[5] == "Patient Gender" || h[5] == "Patient Sex");
     if (!ok) throw InputError(csv, "unexpected header (expected 'Image Index,Finding Labels,Follow-up #,Patient ID,...')");

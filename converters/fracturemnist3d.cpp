@@ -88,7 +88,7 @@ InfoTable read_info_tables(const fs::path& source, Enumeration& e) {
   InfoTable table;
   for (const auto& csv : find_files(source, is_info_csv)) {
     const auto lines = read_lines(csv);
-    const auto header = lines.empty() ? std::vector<std::string>{} : split_csv_line(lines[0]);
+    const auto header = lines.empty() ? std::vector<std::string>{} : split_csv_header(csv, lines[0]);
     if (header.size() != 3 || trim(header[0]) != "public_id" || trim(header[1]) != "label_id" || trim(header[2]) != "label_code")
       throw InputError(csv, "unexpected header (expected 'public_id,label_id,label_code')");
     for (std::size_t i = 1; i < lines.size(); ++i) {

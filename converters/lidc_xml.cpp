@@ -90,8 +90,15 @@ Roi parse_roi(const pugi::xml_node& roi, const LineIndex& lines) {
   r.z = parse_value<double>(child(roi, "imageZposition"), "imageZposition");
   r.sop_uid = trimmed_text(child(roi, "imageSOP_UID"));
   r.inclusion = trimmed_text(child(roi, "inclusion")) == "TRUE";
+  // Pixel indices of a DICOM image, whose Rows and Columns are 16-bit (US): anything
+  // else (xCoord 2147483647) would overflow the distances the clustering computes.
+  const auto coordinate = [](const pugi::xml_node& node, const char* what) {
+    const int v = parse_value<int>(node, what);
+    if (v < 0 || v > 65535) throw std::invalid_argument(std::string(what) + " " + std::to_string(v) + " is outside any image (0..65535)");
+    return v;
+  };
   for (const auto& edge : children(roi, "edgeMap"))
-    r.points.push_back({parse_value<int>(child(edge, "xCoord"), "xCoord"), parse_value<int>(child(edge, "yCoord"), "yCoord")});
+    r.points.push_back({coordinate(child(edge, "xCoord"), "xCoord"), coordinate(child(edge, "yCoord"), "yCoord")});
   return r;
 }
 

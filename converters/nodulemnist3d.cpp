@@ -234,7 +234,9 @@ class LidcIdri final : public Converter {
     try {
       nodules = cluster_series(msg, series, step);
     } catch (const lidc::ClusterError& err) {
-      e.problems.push_back({display_path(msg.file, source), err.what()});
+      // pylidc raises ClusterError for real LIDC series too (pylidc/Scan.py,
+      // cluster_annotations): a documented source quirk, skipped and counted by default.
+      e.quirks.push_back({display_path(msg.file, source), std::string("clustering failed (pylidc ClusterError): ") + err.what()});
       return;
     }
     if (nodules.clustering.tol < nodules.initial_tol)

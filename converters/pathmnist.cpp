@@ -121,6 +121,7 @@ class Kather final : public Converter {
       throw InputError(source, "no .tif in a class folder (" + classes.front() + ", ...) inside " + kNormalised +
                                    " or " + kTestSet);
     describe(train_set, unused_sets, outside, e);
+    report_class_folders(source, classes, e);  // a deleted or an unknown class folder
     drop_duplicate_ids(source, e);
     compare_with_expected_list(m.get_string("source.expected_list", ""), e);  // folders leave no trace of a deleted image
     const auto r = m.get_numbers("split.ratios", {9, 1, 0});

@@ -35,12 +35,12 @@ struct FundusRow {
 const std::vector<std::string> kFundusColumns = {"patient_id",        "image_id",           "image_path",
                                                  "left_eye_DR_Level", "right_eye_DR_Level", "patient_DR_Level"};
 
-// The table is read by header name (common/io/csv.h); a row may leave out trailing
-// empty columns as long as it reaches the last one read.
+// The table is read by header name (common/io/csv.h). Every DeepDRiD row has all ten
+// fields, so a shorter row is a problem (a file cut mid-row), not a quirk to accept.
 class FundusCsv {
  public:
   explicit FundusCsv(const fs::path& csv, Enumeration& e) {
-    const HeaderTable table(csv, e.problems, {.required = kFundusColumns, .ragged = true});
+    const HeaderTable table(csv, e.problems, {.required = kFundusColumns});
     for (const auto& row : table.rows()) {
       auto cell = [&](const char* name) { return row.fields[table.column(name)]; };
       FundusRow r;

@@ -59,7 +59,7 @@ VolumeSpec spec_from(const fs::path& metadata, Get get) {
 }
 
 std::array<double, 3> voxel_size(const fs::path& file, const std::vector<double>& v) {
-  if (v.size() != 3 || !(v[0] > 0 && v[1] > 0 && v[2] > 0))
+  if (v.size() != 3 || !(v[0] > 0 && v[1] > 0 && v[2] > 0) || !std::isfinite(v[0] + v[1] + v[2]))
     throw InputError(file, "voxel_size_nm must be three positive numbers [x, y, z]");
   return {v[0], v[1], v[2]};
 }
@@ -131,6 +131,10 @@ Synapse parse_synapse(const std::vector<std::string>& f, const std::map<std::str
     }
     if (text.empty() || used != text.size() || !std::isfinite(v))
       throw std::invalid_argument(std::string(axes[a]) + " is not a number: '" + text + "'");
+    // Checked before the conversion: 1e300 or 2147483647 would overflow (UB) and land
+    // anywhere. No volume has 2^21 voxels on an axis (the packing in Sample::aux).
+    if (!(v >= -0.5 && v < (1 << 21) - 0.5))
+      throw std::invalid_argument(std::string(axes[a]) + " = " + text + " is outside any volume (0 .. 2097151)");
     s.voxel[a] = static_cast<int>(std::lround(v));
   }
   const auto label = std::find(label_names.begin(), label_names.end(), to_lower(field("label")));
@@ -142,7 +146,7 @@ Synapse parse_synapse(const std::vector<std::string>& f, const std::map<std::str
 std::vector<Synapse> read_synapses(const fs::path& csv, const std::vector<std::string>& label_names, Enumeration& e) {
   const auto lines = read_lines(csv);
   std::map<std::string, std::size_t> column;
-  const auto header = lines.empty() ? std::vector<std::string>{} : split_csv_line(lines[0]);
+  const auto header = lines.empty() ? std::vector<std::string>{} : split_csv_header(csv, lines[0]);
   for (std::size_t i = 0; i < header.size(); ++i) column[to_lower(trim(header[i]))] = i;
   for (const char* required : {"id", "x", "y", "z", "label"})
     if (!column.count(required)) throw InputError(csv, std::string("header has no '") + required + "' column (expected id,x,y,z,label[,neuron_id])");
@@ -151,6 +155,7 @@ std::vector<Synapse> read_synapses(const fs::path& csv, const std::vector<std::s
   for (std::size_t i = 1; i < lines.size(); ++i) {
     if (trim(lines[i]).empty()) continue;
     try {
+      require_utf8(lines[i]);
       const auto fields = split_csv_line(lines[i]);
       if (fields.size() != header.size())
         throw std::invalid_argument("expected " + std::to_string(header.size()) + " fields, got " + std::to_string(fields.size()));
@@ -245,6 +250,17 @@ class EmSynapses final : public Converter {
   static OpenVolume open_volume(const VolumeSpec& spec, const Manifest& m) {
     OpenVolume v;
     const double crop_nm = m.get_number("preprocess.crop_nm", 1024);
+    // The crop's voxels come from crop_nm / voxel_size_nm: a voxel size typed as 0.5 nm
+    // would ask for 2048^3 crops. Refused before anything is read or allocated.
+    const double max_voxels = m.get_number("source.max_crop_voxels", 1 << 26);
+    double voxels = 1;
+    for (int a = 0; a < 3; ++a) voxels *= std::floor(crop_nm / spec.voxel_nm[a] + 0.5);
+    if (!(voxels >= 1 && voxels <= max_voxels)) {
+      char text[200];
+      std::snprintf(text, sizeof text, "voxel_size_nm and crop_nm = %g give crops of %.0f voxels, outside 1 .. %.0f "
+                    "(source.max_crop_voxels)", crop_nm, voxels, max_voxels);
+      throw InputError(spec.metadata, text);
+    }
     for (int a = 0; a < 3; ++a) v.crop[a] = static_cast<int>(std::floor(crop_nm / spec.voxel_nm[a] + 0.5));
     v.fill = static_cast<std::uint8_t>(m.get_number("preprocess.outside_fill", 0));
     v.kernel = parse_resize_kernel(m.get_string("preprocess.resize_kernel", "spline"));

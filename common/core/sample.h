@@ -40,6 +40,10 @@ struct Enumeration {
   std::vector<std::filesystem::path> unexpected;  // on disk, in no label file
   std::vector<Problem> problems;         // malformed rows and the like
   std::vector<std::string> notes;        // facts worth reporting (quirks seen)
+  // Inputs a documented source quirk makes unusable (e.g. LIDC series whose nodules
+  // pylidc cannot cluster): recorded as skipped and counted by default, whatever
+  // --on-error says; --strict makes them errors.
+  std::vector<Problem> quirks;
 };
 
 }  // namespace mmb

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
 #include <stdexcept>
 
 #include "common/io/files.h"
@@ -42,6 +43,33 @@ Sample folder_sample(std::string id, int label, Split split, fs::path path, std:
   s.split = split;
   s.path = std::move(path);
   return s;
+}
+
+void report_class_folders(const fs::path& source, const std::vector<std::string>& class_names, Enumeration& e) {
+  std::vector<std::string> lowered;
+  for (const auto& c : class_names) lowered.push_back(to_lower(c));
+  const auto class_index = [&](const fs::path& dir) {
+    return std::find(lowered.begin(), lowered.end(), to_lower(dir.filename().string())) - lowered.begin();
+  };
+  std::set<fs::path> roots;  // folders holding the class folders of the samples
+  for (const auto& s : e.samples)
+    for (fs::path dir = s.path.parent_path(); !dir.empty() && dir != source && dir != dir.parent_path(); dir = dir.parent_path())
+      if (class_index(dir) < static_cast<std::ptrdiff_t>(lowered.size())) {
+        roots.insert(dir.parent_path());
+        break;
+      }
+  for (const auto& root : roots) {
+    std::vector<bool> present(lowered.size(), false);  // a class folder exists (images or not)
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(root, ec)) {
+      if (!entry.is_directory() || is_junk_name(entry.path().filename().string())) continue;
+      const auto k = class_index(entry.path());
+      if (k < static_cast<std::ptrdiff_t>(lowered.size())) present[static_cast<std::size_t>(k)] = true;
+      else if (!roots.count(entry.path())) e.unexpected.push_back(entry.path());
+    }
+    for (std::size_t k = 0; k < present.size(); ++k)
+      if (!present[k]) e.missing.push_back(display_path(root / class_names[k], source) + "/ (class folder)");
+  }
 }
 
 void drop_duplicate_ids(const fs::path& source, Enumeration& e) {

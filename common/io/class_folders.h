@@ -38,6 +38,13 @@ std::string sample_id(const std::filesystem::path& file, const std::string& form
 Sample folder_sample(std::string id, int label, Split split, std::filesystem::path path,
                      std::string subject = {});
 
+// A deleted class folder leaves no trace in the samples, and an added one is ignored,
+// so both are reported: for every folder that holds the class folders of the samples
+// (e.g. NCT-CRC-HE-100K/), each class with no folder there goes to e.missing as
+// "<folder>/<CLASS>/ (class folder)" and each other non-junk subfolder to e.unexpected.
+void report_class_folders(const std::filesystem::path& source, const std::vector<std::string>& class_names,
+                          Enumeration& e);
+
 // Keeps the first sample (in the enumeration's order) of each id, since ids must be
 // unique for index maps; each dropped copy gets a note "duplicate <id>: using <kept>,
 // not <dropped>" with paths relative to source.

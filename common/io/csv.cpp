@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/tokenizer.hpp>
+#include <cstdio>
 #include <sstream>
 #include <stdexcept>
 
@@ -22,6 +23,31 @@ std::vector<std::string> split_csv_line(const std::string& line) {
     return {tokens.begin(), tokens.end()};
   } catch (const boost::escaped_list_error& e) {
     throw std::invalid_argument(std::string("malformed CSV row (") + e.what() + ")");
+  }
+}
+
+std::vector<std::string> split_csv_header(const std::filesystem::path& file, const std::string& line,
+                                          std::size_t line_number) {
+  try {
+    return split_csv_line(line);
+  } catch (const std::invalid_argument& e) {
+    throw InputError(file, "line " + std::to_string(line_number) + ": " + e.what());
+  }
+}
+
+void require_utf8(const std::string& line) {
+  const auto* p = reinterpret_cast<const unsigned char*>(line.data());
+  for (std::size_t i = 0, n = line.size(); i < n;) {
+    const unsigned char c = p[i];
+    std::size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    bool ok = len > 0 && i + len <= n && !(c == 0xC0 || c == 0xC1 || c > 0xF4);
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (p[i + k] & 0xC0) == 0x80;
+    if (!ok) {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02X", c);
+      throw std::invalid_argument(std::string("byte ") + hex + " at column " + std::to_string(i + 1) + " is not UTF-8 text");
+    }
+    i += len;
   }
 }
 
@@ -49,12 +75,17 @@ HeaderTable::HeaderTable(const std::filesystem::path& file, std::vector<Problem>
   while (first < lines.size() && trim(lines[first]).empty()) ++first;
   if (first == lines.size()) throw InputError(file, "empty table (no header line)");
   tab_ = lines[first].find('\t') != std::string::npos;
-  header_ = split(lines[first]);
+  try {
+    header_ = split(lines[first]);
+  } catch (const std::invalid_argument& e) {
+    throw InputError(file, "line " + std::to_string(first + 1) + ": " + e.what());
+  }
   std::size_t widest = 0;  // the last required column
   for (const auto& name : options.required) widest = std::max(widest, column(name));
   for (std::size_t i = first + 1; i < lines.size(); ++i) {
     if (trim(lines[i]).empty()) continue;
     try {
+      require_utf8(lines[i]);
       auto fields = split(lines[i]);
       if (options.ragged ? fields.size() <= widest || fields.size() > header_.size()
                          : fields.size() != header_.size())

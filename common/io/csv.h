@@ -14,6 +14,17 @@ namespace mmb {
 // for an unbalanced quote.
 std::vector<std::string> split_csv_line(const std::string& line);
 
+// The header (or any line that must parse) of `file`: split_csv_line, with a
+// malformed line reported as InputError(file, "line N: malformed CSV row ...") so
+// the message names the file and line whatever --on-error says.
+std::vector<std::string> split_csv_header(const std::filesystem::path& file, const std::string& line,
+                                          std::size_t line_number = 1);
+
+// Throws std::invalid_argument ("byte 0xE9 at column 7 is not UTF-8 text") unless the
+// line is valid UTF-8: ids end up in the JSON sidecar, which must be UTF-8, so a
+// stray Latin-1 byte is reported where it is read, with its file and line.
+void require_utf8(const std::string& line);
+
 // Fields split on runs of spaces/tabs (list files, box files).
 std::vector<std::string> split_whitespace(const std::string& line);
 

@@ -14,6 +14,8 @@
 #include <cmath>
 #include <cstring>
 #include <cstdint>
+#include <fstream>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -80,6 +82,50 @@ void quiet_gdcm() {
   });
 }
 
+}  // namespace
+
+// GDCM 3.0 asserts (aborting the process) on a file cut inside its file meta
+// information (gdcmFileMetaInformation.cxx, "Should not happen"), so that group is
+// walked here first: after the 128-byte preamble and "DICM", explicit-VR little-endian
+// (0002,xxxx) elements, each of which must fit in the file, followed by at least one
+// element header of the data set.
+std::string dicom_meta_problem(const fs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return "cannot open file";
+  std::vector<unsigned char> b(1 << 16);  // the meta group is a few hundred bytes
+  in.read(reinterpret_cast<char*>(b.data()), static_cast<std::streamsize>(b.size()));
+  b.resize(static_cast<std::size_t>(in.gcount()));
+  if (b.size() < 132 || std::memcmp(&b[128], "DICM", 4) != 0) {
+    // No Part 10 preamble: GDCM reads such files as raw data sets; a tiny one is no slice.
+    return b.size() < 132 ? "not a DICOM file GDCM can parse" : "";
+  }
+  const auto u16 = [&](std::size_t o) { return static_cast<std::uint32_t>(b[o] | b[o + 1] << 8); };
+  std::size_t pos = 132;
+  while (pos + 8 <= b.size() && u16(pos) == 0x0002) {
+    const std::string vr(reinterpret_cast<const char*>(&b[pos + 4]), 2);
+    const bool long_form = vr == "OB" || vr == "OW" || vr == "OF" || vr == "SQ" || vr == "UT" || vr == "UN" ||
+                           vr == "UC" || vr == "UR" || vr == "OD" || vr == "OL" || vr == "OV" || vr == "SV" || vr == "UV";
+    std::uint64_t length = 0;
+    std::size_t header = 8;
+    if (long_form) {
+      if (pos + 12 > b.size()) break;
+      length = u16(pos + 8) | static_cast<std::uint64_t>(u16(pos + 10)) << 16;
+      header = 12;
+    } else {
+      length = u16(pos + 6);
+    }
+    if (length == 0xFFFFFFFF || pos + header + length > b.size())
+      return "truncated DICOM file: the file meta information (0002) element at byte " + std::to_string(pos) +
+             " runs past the end (" + std::to_string(b.size()) + " bytes)";
+    pos += header + length;
+  }
+  if (pos + 8 > b.size())
+    return "truncated DICOM file: no data set after the file meta information (" + std::to_string(b.size()) + " bytes)";
+  return "";
+}
+
+namespace {
+
 // Groups scanned files by SeriesInstanceUID; CT series get their slice order.
 DicomTree group_series(const std::vector<fs::path>& files, const fs::path& root) {
   quiet_gdcm();
@@ -87,7 +133,11 @@ DicomTree group_series(const std::vector<fs::path>& files, const fs::path& root)
   for (const auto& tag : {kPatientId, kStudyUid, kSeriesUid, kModality, kSopUid, kPosition, kInstanceNumber, kSliceThickness})
     scanner.AddTag(tag);
   std::vector<std::string> names;
-  for (const auto& f : files) names.push_back(f.string());
+  std::map<fs::path, std::string> damaged;  // never handed to GDCM (see dicom_meta_problem)
+  for (const auto& f : files) {
+    if (auto problem = dicom_meta_problem(f); !problem.empty()) damaged.emplace(f, problem);
+    else names.push_back(f.string());
+  }
   scanner.Scan(names);
 
   DicomTree tree;
@@ -98,6 +148,10 @@ DicomTree group_series(const std::vector<fs::path>& files, const fs::path& root)
   for (const auto& file : files) {
     const std::string name = file.string();
     const auto value = [&](const gdcm::Tag& t) { return clean(scanner.GetValue(name.c_str(), t)); };
+    if (auto d = damaged.find(file); d != damaged.end()) {
+      if (to_lower(file.extension().string()) == ".dcm") tree.unreadable.push_back({file.string(), d->second});
+      continue;
+    }
     if (!scanner.IsKey(name.c_str())) {
       if (to_lower(file.extension().string()) == ".dcm")  // extensionless non-DICOM files are just other files
         tree.unreadable.push_back({file.string(), "not a DICOM file GDCM can parse"});
@@ -118,6 +172,10 @@ DicomTree group_series(const std::vector<fs::path>& files, const fs::path& root)
       continue;
     }
     const auto instance = parse_number(value(kInstanceNumber));
+    if (instance && std::abs(*instance) > std::numeric_limits<int>::max()) {  // an IS holds at most 12 characters
+      s.unreadable.push_back({file.string(), "InstanceNumber (0020,0013) " + value(kInstanceNumber) + " is out of range"});
+      continue;
+    }
     slices[uid].push_back({file, value(kSopUid), *position, instance ? static_cast<int>(*instance) : 0});
     thickness[file] = parse_number(value(kSliceThickness)).value_or(0);
   }
@@ -160,6 +218,7 @@ double median(std::vector<double> v) {
 // the value's first byte, without reading the pixels.
 void check_not_truncated(const fs::path& file) {
   quiet_gdcm();
+  if (auto problem = dicom_meta_problem(file); !problem.empty()) throw InputError(file, problem);
   const gdcm::Tag pixel_data(0x7fe0, 0x0010);
   gdcm::Reader reader;
   reader.SetFileName(file.c_str());

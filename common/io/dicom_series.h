@@ -92,4 +92,8 @@ double checked_slice_step(const std::vector<DicomSlice>& ordered, const std::fil
 // last one; one slice: the normal, with SliceThickness as spacing, else 1).
 Volume read_ct_series(const DicomSeries& series, const SliceStepCheck& check = {});
 
+// "" when the file is safe to hand to GDCM, else why not: a Part 10 file cut inside
+// its file meta information (GDCM 3.0 aborts on those) or a file too short to be one.
+std::string dicom_meta_problem(const std::filesystem::path& file);
+
 }  // namespace mmb

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <span>
+#include <optional>
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -71,6 +72,69 @@ std::string check_bytes(std::span<const unsigned char> b) {
   return "not a PNG, JPEG, TIFF or BMP file";
 }
 
+std::uint32_t be32(const unsigned char* p) { return std::uint32_t(p[0]) << 24 | p[1] << 16 | p[2] << 8 | p[3]; }
+std::uint32_t le32(const unsigned char* p) { return p[0] | p[1] << 8 | p[2] << 16 | std::uint32_t(p[3]) << 24; }
+std::uint16_t be16(const unsigned char* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
+
+// Width and height from a TIFF's first IFD (tags 256, 257), or nothing if unreadable.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> tiff_size(std::span<const unsigned char> b) {
+  const bool little = b[0] == 'I';
+  const auto u16 = [&](std::size_t o) -> std::uint32_t { return little ? b[o] | b[o + 1] << 8 : b[o] << 8 | b[o + 1]; };
+  const auto u32 = [&](std::size_t o) { return little ? le32(&b[o]) : be32(&b[o]); };
+  if (b.size() < 8) return std::nullopt;
+  const std::size_t ifd = u32(4);
+  if (ifd + 2 > b.size()) return std::nullopt;
+  std::uint64_t w = 0, h = 0;
+  const std::size_t n = u16(ifd);
+  for (std::size_t i = 0; i < n && ifd + 2 + 12 * (i + 1) <= b.size(); ++i) {
+    const std::size_t e = ifd + 2 + 12 * i;
+    const std::uint32_t tag = u16(e), type = u16(e + 2);
+    const std::uint64_t v = type == 3 ? u16(e + 8) : u32(e + 8);
+    if (tag == 256) w = v;
+    if (tag == 257) h = v;
+  }
+  if (!w || !h) return std::nullopt;
+  return std::pair{w, h};
+}
+
+// Width and height as the file's header states them (PNG IHDR, JPEG SOFn, TIFF IFD,
+// BMP info header), or nothing when the header does not say.
+std::optional<std::pair<std::uint64_t, std::uint64_t>> header_size(std::span<const unsigned char> b) {
+  if (starts_with(b, {0x89, 'P', 'N', 'G'}) && b.size() >= 24) return std::pair<std::uint64_t, std::uint64_t>{be32(&b[16]), be32(&b[20])};
+  if (starts_with(b, {'B', 'M'}) && b.size() >= 26) {
+    const auto h = static_cast<std::int32_t>(le32(&b[22]));
+    return std::pair<std::uint64_t, std::uint64_t>{le32(&b[18]), static_cast<std::uint64_t>(h < 0 ? -std::int64_t{h} : h)};
+  }
+  if (starts_with(b, {'I', 'I'}) || starts_with(b, {'M', 'M'})) return tiff_size(b);
+  if (starts_with(b, {0xFF, 0xD8})) {
+    for (std::size_t i = 2; i + 9 < b.size();) {
+      if (b[i] != 0xFF) return std::nullopt;
+      const unsigned char marker = b[i + 1];
+      if (marker == 0xFF) { ++i; continue; }
+      const bool sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
+      if (sof) return std::pair<std::uint64_t, std::uint64_t>{be16(&b[i + 7]), be16(&b[i + 5])};
+      if (marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7)) { i += 2; continue; }
+      i += 2 + be16(&b[i + 2]);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string check_image_header(std::span<const unsigned char> bytes, const ImageLimits& limits) {
+  const auto size = header_size(bytes);
+  if (!size) return "";  // the decoder judges
+  const auto [w, h] = *size;
+  if (w == 0 || h == 0) return "image header states a zero size (" + std::to_string(w) + "x" + std::to_string(h) + ")";
+  if (w > limits.max_pixels / h)
+    return "image header states " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than the limit of " +
+           std::to_string(limits.max_pixels) + " (ImageLimits::max_pixels)";
+  return "";
+}
+
+namespace {
+
 // Converts OpenCV's decoded matrix (any depth, BGR order) straight into the
 // Image's own pixels: the last operation writes into a cv::Mat header over
 // img.pixels, so there is no intermediate full-size matrix.
@@ -102,7 +166,9 @@ Image to_image(const cv::Mat& decoded) {
 std::string probe_image_file(const fs::path& file) {
   if (!fs::exists(file)) return "file is missing";
   try {
-    return check_bytes(read_bytes(file));
+    const auto bytes = read_bytes(file);
+    if (auto problem = check_bytes(bytes); !problem.empty()) return problem;
+    return check_image_header(bytes);
   } catch (const InputError& e) {
     return e.reason();
   }
@@ -114,6 +180,7 @@ Image read_image_file(const fs::path& file) {
   // The decoder writes into the thread's previous matrix when the new image
   // has the same size and type (OpenCV's documented reuse of imdecode's dst),
   // so same-sized images decode into pages that are already mapped.
+  if (auto problem = check_image_header(bytes); !problem.empty()) throw InputError(file, problem);
   thread_local cv::Mat decoded;
   try {
     const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U, const_cast<unsigned char*>(bytes.data()));

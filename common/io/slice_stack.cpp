@@ -23,7 +23,7 @@ namespace mmb {
 bool StackBox::inside(const StackShape& s) const {
   const int extent[3] = {s.width, s.height, s.depth};
   for (int a = 0; a < 3; ++a)
-    if (start[a] < 0 || start[a] + size[a] > extent[a]) return false;
+    if (start[a] < 0 || std::int64_t{start[a]} + size[a] > extent[a]) return false;  // no int overflow at INT_MAX
   return true;
 }
 
@@ -333,6 +333,13 @@ class FolderStack final : public SliceStack {
       if (!by_number_.emplace(n.number, p).second) unexpected_.push_back(p);  // im17 beside im0017
     first_ = by_number_.begin()->first;
     last_ = by_number_.rbegin()->first;
+    // A stray im999999999.png beside im0000..im0099 would make a 10^9-slice stack (and
+    // list 10^9 missing slices): a numbering far sparser than the files is an error.
+    const long span = last_ - first_ + 1, count = static_cast<long>(by_number_.size());
+    if (span > 2 * count + 16)
+      throw InputError(by_number_.rbegin()->second, "slice numbers run from " + std::to_string(first_) + " to " +
+                                                        std::to_string(last_) + " but only " + std::to_string(count) +
+                                                        " slices exist (a stray file?)");
     for (long k = first_; k <= last_; ++k)
       if (!by_number_.count(k)) missing_.push_back(slice_path(k));
     std::sort(unexpected_.begin(), unexpected_.end());

@@ -14,6 +14,7 @@
 #include <cstring>
 #include <fstream>
 #include <type_traits>
+#include <mutex>
 
 #include "common/core/allocator.h"
 #include "common/core/error.h"
@@ -77,6 +78,58 @@ std::uint64_t expected_nifti_bytes(const fs::path& file, const unsigned char* h)
   throw InputError(file, "not a NIfTI file (bad header size)");
 }
 
+// Sizes from a NIfTI header, checked before ITK allocates anything: a finite,
+// non-negative vox_offset, a known bitpix, dimensions that fit, and a voxel byte
+// count the file can hold. For .nii.gz the gzip trailer only holds the length mod
+// 2^32, so the bound is DEFLATE's maximum expansion (about 1032:1, zlib's FAQ): a
+// 352-byte .nii.gz cannot decompress to the 10 GB its header may claim.
+// No CT or mask of the sources comes near this (a 512x512x1000 int16 CT is 0.5 GB).
+constexpr std::uint64_t kMaxNiftiVoxelBytes = std::uint64_t{16} << 30;
+
+void check_nifti_header_sizes(const fs::path& file, const unsigned char* h, bool gz) {
+  const bool swap = field<std::int32_t>(h, 0, false) != 348 && field<std::int32_t>(h, 0, false) != 540;
+  if (field<std::int32_t>(h, 0, swap) == 348) {
+    const float vox_offset = field<float>(h, 108, swap);
+    if (!std::isfinite(vox_offset) || vox_offset < 0 || vox_offset > 1e12f)
+      throw InputError(file, "NIfTI vox_offset " + std::to_string(vox_offset) + " is not a valid byte offset");
+    const int ndim = field<std::int16_t>(h, 40, swap);
+    if (ndim < 1 || ndim > 7) throw InputError(file, "NIfTI dim[0] = " + std::to_string(ndim) + " (expected 1..7)");
+    for (int d = 1; d <= ndim; ++d)
+      if (field<std::int16_t>(h, 40 + 2 * d, swap) < 0)
+        throw InputError(file, "NIfTI dim[" + std::to_string(d) + "] is negative");
+  } else if (field<std::int32_t>(h, 0, swap) == 540) {
+    const auto vox_offset = field<std::int64_t>(h, 168, swap);
+    const auto ndim = field<std::int64_t>(h, 16, swap);
+    if (vox_offset < 0 || vox_offset > (std::int64_t{1} << 40))
+      throw InputError(file, "NIfTI vox_offset " + std::to_string(vox_offset) + " is not a valid byte offset");
+    if (ndim < 1 || ndim > 7) throw InputError(file, "NIfTI dim[0] = " + std::to_string(ndim) + " (expected 1..7)");
+    for (int d = 1; d <= ndim; ++d) {
+      const auto n = field<std::int64_t>(h, 16 + 8 * d, swap);
+      if (n < 0 || n > (std::int64_t{1} << 31))
+        throw InputError(file, "NIfTI dim[" + std::to_string(d) + "] = " + std::to_string(n) + " is out of range");
+    }
+  } else {
+    return;  // expected_nifti_bytes names a bad header size
+  }
+  const bool v2 = field<std::int32_t>(h, 0, swap) == 540;
+  const int bitpix = field<std::int16_t>(h, v2 ? 14 : 72, swap);
+  if (bitpix <= 0 || bitpix > 256 || bitpix % 8 != 0)
+    throw InputError(file, "NIfTI bitpix " + std::to_string(bitpix) + " is not a whole number of bytes");
+  long double bytes = bitpix / 8;  // in floating point: the product of 7 dims may not fit 64 bits
+  const int ndim = v2 ? static_cast<int>(field<std::int64_t>(h, 16, swap)) : field<std::int16_t>(h, 40, swap);
+  for (int d = 1; d <= ndim; ++d)
+    bytes *= std::max<long double>(1, v2 ? field<std::int64_t>(h, 16 + 8 * d, swap) : field<std::int16_t>(h, 40 + 2 * d, swap));
+  if (bytes > static_cast<long double>(kMaxNiftiVoxelBytes))
+    throw InputError(file, "NIfTI header claims " + std::to_string(static_cast<double>(bytes)) +
+                               " bytes of voxels, more than the limit of " + std::to_string(kMaxNiftiVoxelBytes >> 30) + " GiB");
+  const std::uint64_t expected = expected_nifti_bytes(file, h);
+  const std::uint64_t on_disk = fs::file_size(file);
+  constexpr std::uint64_t kMaxDeflateRatio = 1032, kSlack = 1 << 16;
+  if (gz && expected / kMaxDeflateRatio > on_disk + kSlack)
+    throw InputError(file, "NIfTI header claims " + std::to_string(expected) + " bytes, more than this " +
+                               std::to_string(on_disk) + "-byte .nii.gz can hold");
+}
+
 // NIfTI readers pad a short file with zeros instead of failing, so the length
 // is checked here: the file size for .nii, the gzip trailer (ISIZE, the
 // uncompressed length mod 2^32) for .nii.gz.
@@ -87,6 +140,7 @@ void check_complete(const fs::path& file) {
   const int got = gzread(gz, header, sizeof header);
   gzclose(gz);
   if (got < 348) throw InputError(file, "truncated NIfTI (header incomplete)");
+  check_nifti_header_sizes(file, header, to_lower(file.filename().string()).ends_with(".gz"));
   const std::uint64_t expected = expected_nifti_bytes(file, header);
   if (!to_lower(file.filename().string()).ends_with(".gz")) {
     if (fs::file_size(file) < expected)
@@ -103,12 +157,22 @@ void check_complete(const fs::path& file) {
     throw InputError(file, "truncated or corrupt gzip stream (length does not match the NIfTI header)");
 }
 
+// ITK 5.2's NiftiImageIO keeps a function-level static std::string in its header read,
+// which ThreadSanitizer reports as a race when several threads read volumes (concurrent
+// NIfTI reads: InsightSoftwareConsortium/ITK#2003). The header read is serialised; the
+// voxel read after it runs in parallel.
+void read_information_serialised(itk::ImageFileReader<ItkVolume>& reader) {
+  static std::mutex mutex;
+  std::lock_guard lock(mutex);
+  reader.UpdateOutputInformation();
+}
+
 ItkVolume::Pointer read_information(const fs::path& file) {
   auto reader = itk::ImageFileReader<ItkVolume>::New();
   reader->SetImageIO(io_for(file));
   reader->SetFileName(file.string());
   try {
-    reader->UpdateOutputInformation();
+    read_information_serialised(*reader);
   } catch (const itk::ExceptionObject& e) {
     throw InputError(file, std::string("cannot read NIfTI volume (") + e.GetDescription() + ")");
   }

@@ -61,7 +61,48 @@ std::pair<toml::table*, std::string> parent_of(toml::table& root, const std::str
   return {t, dotted.substr(start)};
 }
 
+bool same_kind(const toml::node& a, const toml::node& b) {
+  if (a.is_number() && b.is_number()) return true;
+  return a.type() == b.type();
+}
+
+const char* kind_name(const toml::node& n) {
+  if (n.is_number()) return "a number";
+  if (n.is_string()) return "a string";
+  if (n.is_boolean()) return "true or false";
+  if (n.is_array()) return "an array";
+  if (n.is_table()) return "a table";
+  return "a value";
+}
+
 }  // namespace
+
+const std::vector<std::string>& known_setting_keys() {
+  static const std::vector<std::string> keys = {
+      "dataset.description", "preprocess.blank", "preprocess.crop", "preprocess.crop_mm", "preprocess.crop_nm",
+      "preprocess.crop_size", "preprocess.crop_voxels", "preprocess.fill_hu", "preprocess.keep_largest_component",
+      "preprocess.large_sizes", "preprocess.margin_voxels", "preprocess.mask_threshold",
+      "preprocess.max_hole_radius", "preprocess.outside_fill", "preprocess.resize_kernel",
+      "preprocess.roi_interpolation", "preprocess.slice_range", "preprocess.slice_step",
+      "preprocess.weld_tolerance", "preprocess.window_level", "preprocess.window_width", "source.class_folders",
+      "source.class_labels", "source.class_prefixes.", "source.data_entry", "source.dx_codes",
+      "source.expected_list", "source.findings", "source.first_label", "source.ground_truth",
+      "source.include_swapped", "source.label_column", "source.label_folders", "source.label_names",
+      "source.labels_csv", "source.layout", "source.lesion_groupings", "source.malignancy", "source.max_crop_voxels", "source.min_size", "source.max_size",
+      "source.metadata_names", "source.min_readers", "source.mode_tie", "source.numbering_gaps",
+      "source.root_folders", "source.sample_id", "source.slice_step_tolerance", "source.swapped_axes",
+      "source.train_set", "source.training_csv", "source.validation_csv", "source.voxel_scale",
+      "source.voxel_shape", "source.waiting_crops_mb", "source.xu_organs", "split.group", "split.ratios",
+      "split.rule", "split.seed", "split.train_val_ratios", "split.volume_ratios"};
+  return keys;
+}
+
+bool is_known_setting_key(const std::string& key) {
+  if (key.rfind("preprocess.resize_kernel", 0) == 0) return true;
+  for (const auto& k : known_setting_keys())
+    if (k.back() == '.' ? key.rfind(k, 0) == 0 && key.size() > k.size() : key == k) return true;
+  return false;
+}
 
 std::string Manifest::get_string(const std::string& key, const std::string& fallback) const {
   auto node = table.at_path(key);
@@ -117,13 +158,23 @@ void Manifest::apply_override(const std::string& assignment) {
   if (eq == std::string::npos || eq == 0)
     throw std::invalid_argument("--set expects key=value, got '" + assignment + "'");
   const std::string key = assignment.substr(0, eq), text = assignment.substr(eq + 1);
-  auto [parent, last] = parent_of(table, key);
+  const auto declared = table.at_path(key);
+  if (!declared && !is_known_setting_key(key))
+    throw std::invalid_argument("--set: unknown key '" + key + "' (" + file.filename().string() +
+                                " does not declare it and the tool reads no such setting)");
+  if (declared && declared.is_table())
+    throw std::invalid_argument("--set: '" + key + "' is a table in " + file.filename().string() + "; set one of its keys");
+  toml::table parsed;
   try {
-    auto parsed = toml::parse("v = " + text);
-    parent->insert_or_assign(last, std::move(*parsed.get("v")));
+    parsed = toml::parse("v = " + text);
   } catch (const toml::parse_error&) {
-    parent->insert_or_assign(last, text);  // a bare word: keep it as a string
+    parsed.insert_or_assign("v", text);  // a bare word: keep it as a string
   }
+  if (declared && !same_kind(*declared.node(), *parsed.get("v")))
+    throw std::invalid_argument("--set: '" + key + "' must be " + kind_name(*declared.node()) + " as in " +
+                                file.filename().string() + ", got '" + text + "'");
+  auto [parent, last] = parent_of(table, key);
+  parent->insert_or_assign(last, std::move(*parsed.get("v")));
   read_dataset_section(*this);
 }
 

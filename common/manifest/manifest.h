@@ -34,9 +34,19 @@ struct Manifest {
   std::vector<std::string> get_strings(const std::string& key, std::vector<std::string> fallback) const;
 
   // "key=value" from the command line; value is parsed as TOML, else kept as a string.
+  // The key must be one the manifest file declares or one the tool reads
+  // (known_setting_keys), and a declared key keeps its type; otherwise
+  // std::invalid_argument (a typo never passes silently).
   void apply_override(const std::string& assignment);
   std::string to_json() const;
 };
+
+// Keys the converters and the pipeline read with a default, so a manifest may leave
+// them out and --set may still set them. A key ending in '.' is a prefix
+// ("source.class_prefixes." + class name); every preprocess.resize_kernel* key is a
+// kernel setting (one per size, say).
+const std::vector<std::string>& known_setting_keys();
+bool is_known_setting_key(const std::string& key);
 
 // Parses and validates (required keys, label count vs task). Throws
 // std::runtime_error naming the file and the problem.

@@ -8,6 +8,7 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <random>
+#include <unordered_map>
 #include <stdexcept>
 #include <system_error>
 
@@ -52,16 +53,22 @@ std::uint32_t uniform_below(std::mt19937& gen, std::uint32_t bound) {
 
 // Sample indices in grid order: the first k, or k drawn without replacement
 // (a partial Fisher-Yates shuffle) when seeded.
+// Only the k touched positions of the permutation are stored (a header may claim
+// 10^9 samples; memory stays O(k)), with the same draws as a full array would give.
 std::vector<std::size_t> choose_samples(std::size_t n, std::size_t k, unsigned seed) {
-  std::vector<std::size_t> idx(n);
-  for (std::size_t i = 0; i < n; ++i) idx[i] = i;
+  std::vector<std::size_t> idx(k);
+  for (std::size_t i = 0; i < k; ++i) idx[i] = i;
   if (seed != 0) {
     if (n > 0xFFFFFFFFu) throw std::invalid_argument("montage: too many samples for a seeded choice");
     std::mt19937 gen(seed);
+    std::unordered_map<std::size_t, std::size_t> moved;  // position >= k -> its value, once swapped
+    const auto at = [&](std::size_t p) -> std::size_t& {
+      if (p < k) return idx[p];
+      return moved.try_emplace(p, p).first->second;
+    };
     for (std::size_t i = 0; i < k; ++i)
-      std::swap(idx[i], idx[i + uniform_below(gen, static_cast<std::uint32_t>(n - i))]);
+      std::swap(idx[i], at(i + uniform_below(gen, static_cast<std::uint32_t>(n - i))));
   }
-  idx.resize(k);
   return idx;
 }
 
@@ -195,6 +202,12 @@ std::filesystem::path write_montage(const std::filesystem::path& npz, const std:
   const std::size_t length = static_cast<std::size_t>(options.length);
   const std::size_t k = std::min(l.count, length * length);
   const auto side = static_cast<std::size_t>(std::ceil(std::sqrt(static_cast<double>(k))));
+  // Sizes come from the file's header: checked before the tiles are allocated.
+  const double picture = static_cast<double>(side) * side * static_cast<double>(l.item_bytes());
+  if (picture > static_cast<double>(options.max_bytes))
+    reader.fail("a " + std::to_string(side) + "x" + std::to_string(side) + " montage of " + std::to_string(l.frames) +
+                "x" + std::to_string(l.height) + "x" + std::to_string(l.width) + "x" + std::to_string(l.channels) +
+                " samples would take more than " + std::to_string(options.max_bytes >> 20) + " MiB (MontageOptions::max_bytes)");
   const auto samples = read_samples(reader, l, choose_samples(l.count, k, options.seed));
   const int width = static_cast<int>(side * l.width), height = static_cast<int>(side * l.height);
 

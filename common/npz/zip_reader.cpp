@@ -160,10 +160,21 @@ MemberReader::MemberReader(const Archive& archive, const Entry& entry) : archive
   if (entry_.method == kMethodStored && entry_.compressed_size != entry_.uncompressed_size)
     fail("stored member with different compressed and uncompressed sizes");
   if (entry_.method == kMethodDeflate) {
+    check_deflate_ratio();
     if (inflateInit2(&zs_, -15) != Z_OK) fail("cannot initialise zlib");
     inflating_ = true;
     in_buf_.resize(kInputChunk);
   }
+}
+
+// DEFLATE cannot expand data more than about 1032:1 (a 258-byte match costs at least
+// two bits; zlib's FAQ, "What's the maximum compression ratio?"), so a member header
+// claiming more is corrupt or hostile: refused before anything is allocated for it.
+void MemberReader::check_deflate_ratio() const {
+  constexpr std::uint64_t kMaxDeflateRatio = 1032, kSlack = 1024;
+  if (entry_.uncompressed_size / kMaxDeflateRatio > entry_.compressed_size + kSlack)
+    fail("claims " + std::to_string(entry_.uncompressed_size) + " bytes from " +
+         std::to_string(entry_.compressed_size) + " compressed, more than DEFLATE can expand (1032:1)");
 }
 
 MemberReader::~MemberReader() {

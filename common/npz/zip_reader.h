@@ -63,6 +63,7 @@ class MemberReader {
   [[noreturn]] void fail(const std::string& reason) const;
 
  private:
+  void check_deflate_ratio() const;
   std::size_t inflate_step(std::uint8_t* dst, std::size_t n);
   void inflate_into(std::uint8_t* dst, std::size_t n);
 

@@ -19,6 +19,7 @@
 #include "common/pipeline/dataset_writer.h"
 #include "common/pipeline/output_commit.h"
 #include "common/pipeline/progress.h"
+#include "common/pipeline/settings.h"
 #include "common/pipeline/sidecar.h"
 #include "common/pipeline/unit_budget.h"
 
@@ -165,7 +166,15 @@ steps::SignalScope::~SignalScope() {
 
 bool steps::SignalScope::interrupted() { return g_interrupted; }
 
-void steps::record_enumeration_problems(const Enumeration& e, OnError on_error, std::vector<Job>& jobs) {
+void steps::record_enumeration_problems(const Enumeration& e, OnError on_error, bool strict, std::vector<Job>& jobs) {
+  if (strict && !e.quirks.empty())
+    throw InputError(e.quirks.front().where, e.quirks.front().reason + " (a known source quirk; without --strict it is skipped)");
+  for (auto& job : jobs) {
+    job.result.skipped.insert(job.result.skipped.end(), e.quirks.begin(), e.quirks.end());
+    if (!e.quirks.empty())
+      job.result.warnings.push_back(std::to_string(e.quirks.size()) +
+                                    " input(s) skipped for a known source quirk (listed as skipped; --strict stops instead)");
+  }
   if (on_error == OnError::Fail) {
     if (!e.problems.empty()) throw InputError(e.problems.front().where, e.problems.front().reason);
     if (!e.missing.empty()) throw InputError(e.missing.front(), "listed by the label file but missing on disk");
@@ -179,6 +188,48 @@ void steps::record_enumeration_problems(const Enumeration& e, OnError on_error, 
 }
 
 namespace {
+// Ids an index map or list files name that the source lacks: with an index map each
+// one would shift every later index, so they stop the build (--on-error fail) or are
+// recorded as skipped; images in no list file are left out, and said so.
+void record_plan_problems(const SplitPlan& plan, const BuildOptions& o, std::vector<Job>& jobs) {
+  const auto listed = [](const std::vector<std::string>& ids) {
+    std::string text;
+    for (std::size_t i = 0; i < ids.size() && i < 5; ++i) text += (i ? ", " : "") + ids[i];
+    return text + (ids.size() > 5 ? ", ..." : "");
+  };
+  if (!o.index_map) {  // list files: both directions are worth a word, neither shifts an index
+    for (auto& job : jobs) {
+      if (o.split_mode == SplitMode::Lists && !plan.dropped.empty())
+        job.result.warnings.push_back(std::to_string(plan.dropped.size()) + " image(s) in no list file were left out: " +
+                                      listed(plan.dropped));
+      if (!plan.not_in_source.empty())
+        job.result.warnings.push_back(std::to_string(plan.not_in_source.size()) +
+                                      " name(s) in the list files are not in the source: " + listed(plan.not_in_source));
+    }
+    return;
+  }
+  const fs::path& named_by = *o.index_map;
+  if (!plan.not_in_source.empty() && o.on_error == OnError::Fail)
+    throw InputError(named_by, std::to_string(plan.not_in_source.size()) + " id(s) named here are not in the source: " +
+                                   listed(plan.not_in_source));
+  for (auto& job : jobs)
+    for (const auto& id : plan.not_in_source)
+      job.result.skipped.push_back({id, "named by " + named_by.filename().string() + " but not in the source"});
+}
+
+// A configuration error (a bad kernel name, say) skips every sample; it must not end
+// in empty archives with exit 0. A build that planned samples and skipped them all fails.
+void check_not_all_skipped(const std::vector<Job>& jobs, const SplitPlan& plan, const std::vector<const Manifest*>& requested) {
+  for (const auto& job : jobs) {
+    const auto planned = std::count_if(plan.samples.begin(), plan.samples.end(),
+                                       [&](const Sample& s) { return requested[s.dataset] == job.manifest; });
+    const auto written = job.result.counts[0] + job.result.counts[1] + job.result.counts[2];
+    if (planned > 0 && written == 0 && !job.result.skipped.empty())
+      throw InputError(job.result.skipped.back().where,
+                       job.manifest->flag + ": every sample (" + std::to_string(planned) +
+                           ") was skipped; the last reason: " + job.result.skipped.back().reason);
+  }
+}
 
 class Pass {
  public:
@@ -212,7 +263,7 @@ class Pass {
 
  private:
   Run next(tbb::flow_control& fc) {
-    if (next_ == runs_.size() || g_interrupted || fatal_) {
+    if (next_ == runs_.size() || g_interrupted || failed_) {
       fc.stop();
       return {};
     }
@@ -228,7 +279,10 @@ class Pass {
       if (r.dropped) {
         job.result.dropped.push_back(*r.dropped);
       } else if (r.error) {
-        if (o_.on_error == OnError::Fail && !fatal_) fatal_ = r.error;
+        if (o_.on_error == OnError::Fail && !fatal_) {
+          fatal_ = r.error;
+          failed_ = true;  // next() runs on another thread than write()
+        }
         job.result.skipped.push_back(*r.error);
       } else if (!fatal_) {
         job.writer->add(s, r.images);
@@ -250,7 +304,8 @@ class Pass {
   const std::vector<Sample>& samples_;
   std::vector<Run> runs_;
   std::size_t next_ = 0, done_ = 0;
-  std::optional<Problem> fatal_;
+  std::optional<Problem> fatal_;  // only write() and, after the pipeline, run() touch it
+  std::atomic<bool> failed_{false};
   UnitBudget budget_{o_.unit_memory_mb ? o_.unit_memory_mb << 20 : default_unit_memory_bytes()};
 };
 
@@ -358,11 +413,13 @@ std::vector<BuildResult> build_datasets(const Converter& c, const std::vector<Ma
   if (o.index_map && manifests.size() > 1)
     throw std::invalid_argument("--index-map applies to one dataset; build the datasets one by one");
   const auto requested = steps::by_dataset_index(c, manifests);
+  for (const auto& m : manifests) validate_settings(m);  // before the first sample, not blamed on it
   steps::SignalScope signals;
   std::vector<Job> jobs = steps::make_jobs(manifests, o);
   Enumeration e = enumerate_requested(c, requested, o.source);
-  steps::record_enumeration_problems(e, o.on_error, jobs);
+  steps::record_enumeration_problems(e, o.on_error, o.strict, jobs);
   const SplitPlan plan = plan_splits(std::move(e), manifests.front(), o);
+  record_plan_problems(plan, o, jobs);
 
   fs::create_directories(o.out_dir);
   for (const auto& line : recover_output_dir(o.out_dir)) std::cerr << "medmnist-build: " << line << "\n";
@@ -371,6 +428,7 @@ std::vector<BuildResult> build_datasets(const Converter& c, const std::vector<Ma
   for (auto& job : jobs) job.writer = std::make_unique<DatasetWriter>(*job.manifest, job.sizes, o.out_dir, npz);
   try {
     steps::render(c, steps::jobs_by_dataset(jobs, requested), o, plan.samples, 0, plan.samples.size());
+    check_not_all_skipped(jobs, plan, requested);
   } catch (...) {
     for (auto& job : jobs) job.writer->abort();
     throw;

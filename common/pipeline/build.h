@@ -37,6 +37,8 @@ struct BuildOptions {
   // sidecars as plan_sha256, so a second run can skip outputs that are up to date.
   std::string plan_hash;
   std::size_t unit_memory_mb = 0;         // units (volumes) in flight; 0: half the machine's memory
+  bool strict = false;                    // documented source quirks (Enumeration::quirks) stop the build
+  bool deep_check = false;                // check: decode every input (quick: signatures, headers, end markers)
 };
 
 // The samples in output order, and how they got there.

@@ -25,7 +25,7 @@ std::vector<Job> make_jobs(const std::vector<Manifest>& manifests, const BuildOp
 // The jobs indexed by Sample::dataset.
 std::vector<Job*> jobs_by_dataset(std::vector<Job>& jobs, const std::vector<const Manifest*>& requested);
 // Fails on the first problem (--on-error fail) or records them all in every job.
-void record_enumeration_problems(const Enumeration& enumeration, OnError on_error, std::vector<Job>& jobs);
+void record_enumeration_problems(const Enumeration& enumeration, OnError on_error, bool strict, std::vector<Job>& jobs);
 
 // The first sample of each unit run: a plan may only be cut there.
 std::vector<std::size_t> unit_starts(const std::vector<Sample>& samples);

@@ -8,6 +8,8 @@
 
 #include "common/io/files.h"
 #include "common/io/image_file.h"
+#include "common/io/volume_file.h"
+#include "common/pipeline/settings.h"
 
 namespace fs = std::filesystem;
 
@@ -16,10 +18,21 @@ namespace {
 
 // Image files get the signature and end-marker probe; other files must at
 // least exist and be non-empty (their readers check the rest).
-std::string probe(const fs::path& file) {
+std::string probe(const fs::path& file, bool deep) {
   const std::string ext = to_lower(file.extension().string());
-  if (ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".tif" || ext == ".tiff" || ext == ".bmp")
-    return probe_image_file(file);
+  const std::string name = to_lower(file.filename().string());
+  const bool image = ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".tif" || ext == ".tiff" || ext == ".bmp";
+  if (deep && (image || name.ends_with(".nii") || name.ends_with(".nii.gz"))) {
+    // --deep: decode what build decodes (a PNG with corrupt compressed data passes the quick probe).
+    try {
+      if (image) read_image_file(file);
+      else read_volume_file(file);
+      return "";
+    } catch (const InputError& e) {
+      return e.reason();
+    }
+  }
+  if (image) return probe_image_file(file);
   std::error_code ec;
   if (!fs::exists(file, ec)) return "file is missing";
   if (fs::is_regular_file(file, ec) && fs::file_size(file, ec) == 0) return "empty file";
@@ -30,6 +43,7 @@ std::string probe(const fs::path& file) {
 
 CheckReport check_source(const Converter& c, const Manifest& m, const BuildOptions& o) {
   CheckReport r;
+  validate_settings(m);
   const auto flags = c.flags();
   std::vector<const Manifest*> requested(flags.size(), nullptr);
   requested[std::find(flags.begin(), flags.end(), m.flag) - flags.begin()] = &m;
@@ -39,8 +53,9 @@ CheckReport check_source(const Converter& c, const Manifest& m, const BuildOptio
   for (const auto& p : e.unexpected) r.unexpected.push_back(display_path(p, o.source));
   r.problems = e.problems;
   r.notes = e.notes;
+  for (const auto& q : e.quirks) r.notes.push_back("known source quirk, skipped by build (--strict stops): " + q.message());
   std::vector<std::string> reasons(e.samples.size());
-  tbb::parallel_for(std::size_t{0}, e.samples.size(), [&](std::size_t i) { reasons[i] = probe(e.samples[i].path); });
+  tbb::parallel_for(std::size_t{0}, e.samples.size(), [&](std::size_t i) { reasons[i] = probe(e.samples[i].path, o.deep_check); });
   std::set<fs::path> reported;
   for (std::size_t i = 0; i < reasons.size(); ++i)
     if (!reasons[i].empty() && reported.insert(e.samples[i].path).second)

@@ -337,7 +337,7 @@ Plan make_plan(const Converter& c, const std::vector<Manifest>& manifests, const
   }
   p.options = o;
   Enumeration e = enumerate_requested(c, requested, o.source);
-  steps::record_enumeration_problems(e, o.on_error, jobs);  // throws with --on-error fail
+  steps::record_enumeration_problems(e, o.on_error, o.strict, jobs);  // throws with --on-error fail
   p.enumeration.problems = e.problems;
   p.enumeration.missing = e.missing;
   p.enumeration.notes = e.notes;
@@ -582,7 +582,7 @@ std::vector<BuildResult> merge_shards(const Converter& c, const Plan& plan, cons
     e.problems = plan.enumeration.problems;
     e.missing = plan.enumeration.missing;
     e.notes = plan.enumeration.notes;
-    steps::record_enumeration_problems(e, o.on_error, jobs);
+    steps::record_enumeration_problems(e, o.on_error, o.strict, jobs);
   }
   fs::create_directories(o.out_dir);
   for (const auto& line : recover_output_dir(o.out_dir)) std::cerr << "medmnist-build: " << line << "\n";
@@ -687,7 +687,7 @@ std::vector<BuildResult> build_from_plan(const Converter& c, const Plan& plan, i
     e.problems = plan.enumeration.problems;
     e.missing = plan.enumeration.missing;
     e.notes = plan.enumeration.notes;
-    steps::record_enumeration_problems(e, o.on_error, jobs);
+    steps::record_enumeration_problems(e, o.on_error, o.strict, jobs);
   }
   fs::create_directories(o.out_dir);
   for (const auto& line : recover_output_dir(o.out_dir)) std::cerr << "medmnist-build: " << line << "\n";

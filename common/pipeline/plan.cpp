@@ -80,8 +80,11 @@ SplitPlan plan_splits(Enumeration e, const Manifest& m, const BuildOptions& o) {
   plan.ratios = ratios;
   if (plan.method == "per-class") per_class_ratio_split(e.samples, ratios, plan.seed, plan.grouped);
   else grouped_ratio_split(e.samples, ratios, plan.seed, plan.grouped);
-  plan.rule += std::string("; unassigned samples split ") + (plan.method == "per-class" ? "per class, " : "pooled, ") +
-               (plan.grouped ? "by subject" : "image by image");
+  if (o.split_mode == SplitMode::Lists)
+    plan.rule += "; images in no list are left out";
+  else
+    plan.rule += std::string("; unassigned samples split ") + (plan.method == "per-class" ? "per class, " : "pooled, ") +
+                 (plan.grouped ? "by subject" : "image by image");
   plan.samples = std::move(e.samples);
   order_by_split_then_id(plan.samples);
   return plan;

@@ -208,7 +208,14 @@ void per_class_ratio_split(std::vector<Sample>& samples, const std::array<double
 
 std::vector<std::string> read_name_list(const std::filesystem::path& file) {
   std::vector<std::string> names;
+  std::size_t number = 0;
   for (const std::string& line : read_lines(file)) {
+    ++number;
+    try {
+      require_utf8(line);
+    } catch (const std::invalid_argument& err) {
+      throw InputError(file.string() + ":" + std::to_string(number), err.what());
+    }
     std::istringstream words(line);  // \r and other blanks are separators
     std::string first;
     if (words >> first) names.push_back(std::move(first));
@@ -277,6 +284,11 @@ std::map<std::string, IndexMapEntry> read_index_map(const std::filesystem::path&
   bool first_row = true;
   for (std::size_t n = 1; n <= lines.size(); ++n) {
     if (trim(lines[n - 1]).empty()) continue;
+    try {
+      require_utf8(lines[n - 1]);
+    } catch (const std::invalid_argument& err) {
+      row_error(csv, n, err.what());
+    }
     if (!split_row(lines[n - 1], f)) row_error(csv, n, "unbalanced quotes");
     if (f.size() != 3)
       row_error(csv, n, "expected 3 fields (split,index,image_id), got " + std::to_string(f.size()));
@@ -302,19 +314,32 @@ std::map<std::string, IndexMapEntry> read_index_map(const std::filesystem::path&
   return map;
 }
 
+std::string image_id_key(const std::string& id) {
+  const auto dot = id.rfind('.');
+  if (dot == std::string::npos) return id;
+  static const std::set<std::string> kImageExtensions = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"};
+  return kImageExtensions.count(to_lower(id.substr(dot))) ? id.substr(0, dot) : id;
+}
+
 IndexMapResult apply_index_map(std::vector<Sample> samples,
                                const std::map<std::string, IndexMapEntry>& map) {
   IndexMapResult r;
   std::vector<std::pair<std::size_t, Sample>> kept;  // (index, sample)
   std::set<std::string> seen;                         // map ids enumerated
+  // A map may write "ISIC_0024306.jpg" where the source's id is "ISIC_0024306" (or the
+  // reverse): ids that differ only by an image extension match when no id matches exactly.
+  std::map<std::string, std::map<std::string, IndexMapEntry>::const_iterator> by_key;
+  for (auto it = map.begin(); it != map.end(); ++it) by_key.emplace(image_id_key(it->first), it);
   for (Sample& s : samples) {
     auto it = map.find(s.id);
+    if (it == map.end())
+      if (auto k = by_key.find(image_id_key(s.id)); k != by_key.end()) it = k->second;
     if (it == map.end()) {
       r.not_in_map.push_back(s.id);
       continue;
     }
     // Two samples on one map slot would silently duplicate an output image.
-    if (!seen.insert(s.id).second) throw InputError(s.path, "id '" + s.id + "' enumerated twice");
+    if (!seen.insert(it->first).second) throw InputError(s.path, "id '" + s.id + "' enumerated twice");
     s.split = it->second.split;
     kept.emplace_back(it->second.index, std::move(s));
   }

@@ -111,6 +111,11 @@ struct IndexMapResult {
   std::vector<std::string> not_in_map;    // enumerated but absent from the map: dropped
   std::vector<std::string> not_in_source; // in the map but not enumerated
 };
+// The id without a trailing image extension (.jpg, .jpeg, .png, .tif, .tiff, .bmp, any
+// case): "ISIC_0024306.jpg" -> "ISIC_0024306". apply_index_map matches on it when no id
+// matches exactly.
+std::string image_id_key(const std::string& id);
+
 // Indices need not be contiguous; only their order matters. Throws InputError
 // if two enumerated samples share an id the map names.
 IndexMapResult apply_index_map(std::vector<Sample> samples,

@@ -374,7 +374,13 @@ class IndexMapAndOptions(TempDirTest):
         rows = ["split,index,image_id"] + [f"{'train' if k % 4 else 'val'},{k},{i}" for k, i in enumerate(kept)]
         rows.append(f"test,0,train-112-8-sagittal-028")  # the official example: not in this fixture
         (self.tmp / "map.csv").write_text("\n".join(rows) + "\n")
-        build(self.tmp / "src", self.tmp / "out", "organsmnist", extra=("--sizes", "28", "--index-map", self.tmp / "map.csv"))
+        # An id the map names that the source lacks stops the build; with skip it is recorded.
+        proc = run("build", "organsmnist", "--source", self.tmp / "src", "--out", self.tmp / "failed", "-q", "--sizes", "28",
+                   "--index-map", self.tmp / "map.csv", check=False)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("not in the source: train-112-8-sagittal-028", proc.stderr)
+        build(self.tmp / "src", self.tmp / "out", "organsmnist", extra=("--sizes", "28", "--index-map", self.tmp / "map.csv",
+                                                                      "--on-error", "skip"))
         out = sidecar(self.tmp / "out", "organsmnist", 28)
         self.assertEqual(out["source_ids"]["train"], [i for k, i in enumerate(kept) if k % 4])
         self.assertEqual(out["source_ids"]["val"], [i for k, i in enumerate(kept) if not k % 4])

@@ -4,6 +4,7 @@
 
 #include "common/manifest/manifest.h"
 #include "common/pipeline/preprocess.h"
+#include "common/pipeline/settings.h"
 
 namespace fs = std::filesystem;
 using namespace mmb;
@@ -52,11 +53,42 @@ TEST(Manifest, OverridesParseTomlValuesOrKeepBareWords) {
   auto m = load_manifest(write_manifest("toymnist.toml", kValid));
   m.apply_override("preprocess.resize_kernel=area");
   m.apply_override("split.ratios=[9, 1, 0]");
-  m.apply_override("new.section.value=3");
+  m.apply_override("split.seed=3");  // not in the file, but a setting the tool reads
   EXPECT_EQ(m.get_string("preprocess.resize_kernel", ""), "area");
   EXPECT_EQ(m.get_numbers("split.ratios", {}), (std::vector<double>{9, 1, 0}));
-  EXPECT_EQ(m.get_number("new.section.value", 0), 3);
+  EXPECT_EQ(m.get_number("split.seed", 0), 3);
   EXPECT_THROW(m.apply_override("novalue"), std::invalid_argument);
+}
+
+TEST(Manifest, OverridesRejectUnknownKeysAndWrongTypes) {
+  auto m = load_manifest(write_manifest("toymnist.toml", kValid));
+  for (const char* bad : {"preprocess.resize_kernl=area", "nonexistent.key=1", "new.section.value=3",
+                          "split.ratios=fast", "preprocess.crop=3", "preprocess=1"}) {
+    EXPECT_THROW(m.apply_override(bad), std::invalid_argument) << bad;
+  }
+  EXPECT_EQ(m.get_numbers("split.ratios", {}), (std::vector<double>{7, 1, 2}));  // unchanged
+  m.apply_override("source.class_prefixes.neutrophil=[\"SNE\"]");  // a prefix key
+  m.apply_override("preprocess.resize_kernel_224=area");           // per-size kernel keys
+}
+
+TEST(Manifest, SettingValuesAreValidatedBeforeTheBuild) {
+  auto m = load_manifest(write_manifest("toymnist.toml", kValid));
+  validate_settings(m);
+  m.apply_override("split.group=whatever");
+  EXPECT_THROW(validate_settings(m), std::invalid_argument);
+  m.apply_override("split.group=none");
+  validate_settings(m);
+  m.apply_override("preprocess.resize_kernel=bogus");
+  try {
+    validate_settings(m);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("preprocess.resize_kernel"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("spline"), std::string::npos) << e.what();  // the valid names
+  }
+  m.apply_override("preprocess.resize_kernel=area");
+  m.apply_override("preprocess.resize_kernel_28=[\"nearest\", \"sideways\"]");
+  EXPECT_THROW(validate_settings(m), std::invalid_argument);
 }
 
 TEST(Manifest, ErrorsNameTheFileAndTheKey) {

@@ -18,6 +18,7 @@
 #include "common/pipeline/check.h"
 #include "common/pipeline/compare.h"
 #include "common/pipeline/cluster.h"
+#include "common/pipeline/settings.h"
 
 namespace fs = std::filesystem;
 namespace po = boost::program_options;
@@ -87,7 +88,7 @@ po::options_description source_options() {
   d.add_options()("help,h", "show this help")("source", po::value<std::string>(), "the raw dataset folder")(
       "manifests", po::value<std::string>(), "folder of manifests (default: the source tree's manifests/)")(
       "set", po::value<std::vector<std::string>>()->composing(), "override a manifest value: key=value (repeatable)")(
-      "split", po::value<std::string>()->default_value("source"), "source | ratio[:7,1,2] | lists:DIR")(
+      "split", po::value<std::string>()->default_value("source"), "source | ratio[:7,1,2] | lists:DIR (DIR/train.txt, val.txt, test.txt: one sample id a line, first word; ids in no list are left out and reported)")(
       "group", po::value<std::string>(), "subject | none: keep subjects (patients, lesions) in one split, or not")(
       "seed", po::value<std::uint64_t>(), "seed for ratio splits (default: the manifest's)")(
       "index-map", po::value<std::string>(), "MedMNIST's split,index,image_id CSV: fixes membership and order")(
@@ -110,8 +111,13 @@ po::variables_map parse(int argc, char** argv, const po::options_description& d,
 mmb::Manifest load_manifest(const std::string& flag, const po::variables_map& vm) {
   const fs::path dir = vm.count("manifests") ? fs::path(vm["manifests"].as<std::string>()) : mmb::default_manifest_dir();
   auto m = mmb::load_manifest_for(flag, dir);
-  if (vm.count("set"))
+  if (!vm.count("set")) return m;
+  try {  // a typo in a key or value is a usage error, found before anything is read
     for (const auto& s : vm["set"].as<std::vector<std::string>>()) m.apply_override(s);
+    mmb::validate_settings(m);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
   return m;
 }
 
@@ -151,14 +157,18 @@ int cmd_list() {
 
 int cmd_check(int argc, char** argv) {
   auto d = source_options();
-  d.add_options()("dataset", po::value<std::vector<std::string>>(), "dataset flag");
+  d.add_options()("dataset", po::value<std::vector<std::string>>(), "dataset flag")(
+      "deep", "decode every image and NIfTI volume as build would (slow); without it, check reads only signatures, "
+              "headers, sizes and end markers, which miss corrupt compressed data");
   std::vector<std::string> flags;
   auto vm = parse(argc, argv, d, "dataset", &flags);
   if (vm.count("help")) return std::cout << "usage: medmnist-build check DATASET --source DIR\n" << d, kOk;
   if (flags.size() != 1) throw UsageError("check takes exactly one DATASET");
   const auto& converter = converter_for(flags[0]);
   const auto m = load_manifest(flags[0], vm);
-  const auto report = mmb::check_source(converter, m, build_options(vm));
+  auto options = build_options(vm);
+  options.deep_check = vm.count("deep") > 0;
+  const auto report = mmb::check_source(converter, m, options);
   std::cout << mmb::format_check_report(m, report);
   return report.ok() ? kOk : kInputError;
 }
@@ -342,7 +352,8 @@ int cmd_build(int argc, char** argv) {
       "out", po::value<std::string>(), "output folder")(
       "sizes", po::value<std::string>(), "comma-separated sizes (default: all the dataset has)")(
       "on-error", po::value<std::string>()->default_value("fail"), "fail | skip: stop at a bad input, or record it")(
-      "no-compress", "write STORED members instead of DEFLATE")("quiet,q", "no progress output");
+      "no-compress", "write STORED members instead of DEFLATE")(
+      "strict", "known source quirks (e.g. LIDC series pylidc cannot cluster) stop the build instead of being skipped")("quiet,q", "no progress output");
   std::vector<std::string> flags;
   auto vm = parse(argc, argv, d, "dataset", &flags);
   if (vm.count("help")) return std::cout << "usage: medmnist-build build DATASET... --source DIR --out DIR\n" << d, kOk;
@@ -358,6 +369,7 @@ int cmd_build(int argc, char** argv) {
   if (on_error != "fail" && on_error != "skip") throw UsageError("--on-error expects fail or skip");
   o.on_error = on_error == "skip" ? mmb::OnError::Skip : mmb::OnError::Fail;
   o.compress = !vm.count("no-compress");
+  o.strict = vm.count("strict") > 0;
   o.progress = !vm.count("quiet");
   // Datasets made by one converter are built in one pass over their source.
   std::vector<std::pair<const mmb::Converter*, std::vector<mmb::Manifest>>> passes;
