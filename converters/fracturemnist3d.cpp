@@ -1,4 +1,5 @@
-// FractureMNIST3D <- RibFrac (sources.md section 15, docs/datasets/fracturemnist3d.md).
+// FractureMNIST3D <- RibFrac, Jin et al. EBioMedicine 2020; Zenodo 3893508/3893498/3893496;
+// github M3DV/RibFrac-Challenge (docs/datasets/fracturemnist3d.md).
 //
 // Recipe: a scan is RibFrac<N>-image.nii.gz (HU) + RibFrac<N>-label.nii.gz (an
 // instance map: fracture k has voxel value label_id k) + its rows in

@@ -1,7 +1,7 @@
 #pragma once
 // Which reader markings are one nodule, where it is, and what the readers
 // think of it: pylidc's Scan.cluster_annotations transcribed exactly
-// (sources.md section 14, peers.md section 4.1), plus the malignancy
+// (notmatthancock/pylidc pylidc/Scan.py cluster_annotations), plus the malignancy
 // aggregation MedMNIST's labels need (pylidc itself does not aggregate).
 //
 // Index space is pylidc's Annotation.contours_matrix: a point is
@@ -76,7 +76,7 @@ std::array<double, 3> cluster_centroid(const std::vector<Annotation>& annotation
 
 enum class Aggregate {
   Mode,        // the most frequent score: MedMNIST's probable upstream, ACSConv's malignancy_mode
-  MedianHigh,  // statistics.median_high, the common pylidc recipe (peers.md section 4.2)
+  MedianHigh,  // statistics.median_high, the common pylidc recipe (jaeho3690/LIDC-IDRI-Preprocessing)
 };
 enum class ModeTie {
   Lowest,   // scipy.stats.mode / pandas Series.mode()[0]: the smallest tied score (default)

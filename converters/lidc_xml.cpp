@@ -1,5 +1,5 @@
 // LidcReadMessage reading with pugixml; the ingest rules are pylidc's
-// populate.py (sources.md section 14), see lidc_xml.h.
+// populate.py (notmatthancock/pylidc pylidc/_populate_db/populate.py), see lidc_xml.h.
 #include "converters/lidc_xml.h"
 
 #include <pugixml.hpp>

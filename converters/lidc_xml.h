@@ -1,5 +1,5 @@
 #pragma once
-// LIDC-IDRI reader XML (LidcReadMessage, sources.md section 14), read with
+// LIDC-IDRI reader XML (LidcReadMessage, as pylidc/_populate_db/populate.py parses it), read with
 // pugixml, keeping what pylidc's ingest (populate.py) keeps:
 //  * an unblindedReadNodule without characteristics, or with an empty one, or
 //    with any characteristic whose text is '0' or empty, is skipped (nodules

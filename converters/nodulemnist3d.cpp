@@ -1,4 +1,4 @@
-// NoduleMNIST3D <- LIDC-IDRI (sources.md section 14, docs/datasets/nodulemnist3d.md).
+// NoduleMNIST3D <- LIDC-IDRI, Armato et al. Medical Physics 2011; TCIA (docs/datasets/nodulemnist3d.md).
 //
 // Recipe: the CT series of the tree (DICOM at any depth, NBIA or classic folder
 // names; other modalities ignored) and one LidcReadMessage XML per series,
@@ -79,7 +79,7 @@ struct SeriesNodules {
 };
 
 // pylidc's tol default is the series' SliceThickness (Scan.cluster_annotations;
-// its docstring's pixel spacing is wrong, peers.md section 4.1).
+// its docstring's pixel spacing is wrong: notmatthancock/pylidc pylidc/Scan.py).
 SeriesNodules cluster_series(const lidc::ReadMessage& message, const DicomSeries& series, double step) {
   std::vector<double> slice_z;
   for (const auto& s : series.slices) slice_z.push_back(s.z());

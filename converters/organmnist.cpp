@@ -1,5 +1,6 @@
 // OrganAMNIST, OrganCMNIST, OrganSMNIST, OrganMNIST3D <- LiTS CT + Xu et al. 2019 organ boxes
-// (sources.md §10-13, docs/datasets/organmnist.md). One converter, four datasets, one read per volume.
+// (LiTS, Bilic et al. 2023; boxes: github superxuang/caffe_3d_faster_rcnn annotations_on_LiTS/;
+// docs/datasets/organmnist.md). One converter, four datasets, one read per volume.
 //
 // Recipe, for each line "name id x1 x2 y1 y2 z1 z2" of a volume's box file (inclusive voxel
 // indices into the raw array, never reoriented):
@@ -356,7 +357,7 @@ class LitsOrgans final : public Converter {
       e.samples.push_back({format_id(id), ct.name, {label}, ct.split, ct.path, encode_box(o.box), ct.path.string(), dataset});
     };
     if (const Manifest* m = manifests[k3D]) {
-      if (label_in(*m, o.organ) != o.xu_id - 1)  // OrganMNIST3D label = Xu id - 1 (sources.md §10-13)
+      if (label_in(*m, o.organ) != o.xu_id - 1)  // OrganMNIST3D label = Xu id - 1 (medmnist/info.py label order)
         throw std::runtime_error(m->file.string() + ": label " + std::to_string(o.xu_id - 1) + " is not " + o.organ);
       add(k3D, box_id, static_cast<std::uint8_t>(o.xu_id - 1));
     }

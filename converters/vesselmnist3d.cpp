@@ -1,4 +1,5 @@
-// VesselMNIST3D <- IntrA generated segments (sources.md §16, docs/datasets/vesselmnist3d.md).
+// VesselMNIST3D <- IntrA generated segments, Yang et al. CVPR 2020, github intra3d2019/IntrA
+// (docs/datasets/vesselmnist3d.md).
 //
 // Recipe: each .obj segment under generated/vessel (label 0) or
 // generated/aneurysm (label 1), at any depth -> weld duplicate points, keep the
@@ -8,7 +9,8 @@
 // directly" as MedMNIST+ did; on_medmnist_plus.md), values 0/255.
 // A segment that cannot be closed or encloses no volume is an InputError (a
 // recorded skip with --on-error skip): MedMNIST lost one of IntrA's 1,909
-// segments, a blank sample removed in v2.2.4 (medmnist-format.md §1.4, §5).
+// segments, a blank sample removed in v2.2.4 (MedMNIST release notes, v2.2.4, Zenodo 10519195:
+// VesselMNIST3D val 192 -> 191).
 // Split: 7:1:2 grouped by model AN<id>, so no brain crosses splits; --group
 // none gives MedMNIST's image-level split.
 #include <map>
@@ -66,7 +68,7 @@ std::string segment_key(const std::string& label_folder, const fs::path& file) {
 
 // The .ad point files list the segments too: one without its .obj is a
 // missing mesh. Only checked when the names pair at all (the obj naming of
-// the real download is unverified, sources.md §16).
+// the real download is unverified; intra3d2019/IntrA fileSplit/ lists the .ad names only).
 void report_meshes_missing_beside_ad(const std::map<std::string, fs::path>& ad_files,
                                      const std::set<std::string>& obj_keys, const fs::path& source, Enumeration& e) {
   std::vector<std::string> unpaired;

@@ -182,7 +182,7 @@ void check_not_truncated(const fs::path& file) {
 }
 
 // One file through ITK with GDCMImageIO named explicitly (no factory probing,
-// peers.md section 7.2); GDCM applies RescaleSlope/RescaleIntercept.
+// InsightSoftwareConsortium/ITK PR #389); GDCM applies RescaleSlope/RescaleIntercept.
 SliceImage::Pointer read_slice(const fs::path& file) {
   std::error_code ec;
   if (!fs::is_regular_file(file, ec)) throw InputError(file, "slice file is missing");

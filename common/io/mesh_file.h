@@ -7,7 +7,8 @@
 // missing point, which crashes later filters). read_obj_mesh therefore checks
 // the result itself and turns every such case into an InputError naming the
 // file. Accepted face forms: "f a b c", "f a/t b/t c/t", "f a//n b//n c//n"
-// (IntrA writes plain and a//a faces; sources.md §16).
+// (IntrA writes plain and a//a faces: intra3d2019/IntrA tools/show_result.py
+// load_obj_file, tools/random_pick.py).
 #include <cstddef>
 #include <filesystem>
 
