@@ -25,6 +25,15 @@ std::vector<std::string> split_csv_line(const std::string& line) {
   }
 }
 
+std::vector<std::string> split_csv_header(const std::filesystem::path& file, const std::string& line,
+                                          std::size_t line_number) {
+  try {
+    return split_csv_line(line);
+  } catch (const std::invalid_argument& e) {
+    throw InputError(file, "line " + std::to_string(line_number) + ": " + e.what());
+  }
+}
+
 std::vector<std::string> split_whitespace(const std::string& line) {
   std::istringstream in(line);
   std::vector<std::string> fields;
@@ -49,7 +58,11 @@ HeaderTable::HeaderTable(const std::filesystem::path& file, std::vector<Problem>
   while (first < lines.size() && trim(lines[first]).empty()) ++first;
   if (first == lines.size()) throw InputError(file, "empty table (no header line)");
   tab_ = lines[first].find('\t') != std::string::npos;
-  header_ = split(lines[first]);
+  try {
+    header_ = split(lines[first]);
+  } catch (const std::invalid_argument& e) {
+    throw InputError(file, "line " + std::to_string(first + 1) + ": " + e.what());
+  }
   std::size_t widest = 0;  // the last required column
   for (const auto& name : options.required) widest = std::max(widest, column(name));
   for (std::size_t i = first + 1; i < lines.size(); ++i) {

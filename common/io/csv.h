@@ -14,6 +14,12 @@ namespace mmb {
 // for an unbalanced quote.
 std::vector<std::string> split_csv_line(const std::string& line);
 
+// The header (or any line that must parse) of `file`: split_csv_line, with a
+// malformed line reported as InputError(file, "line N: malformed CSV row ...") so
+// the message names the file and line whatever --on-error says.
+std::vector<std::string> split_csv_header(const std::filesystem::path& file, const std::string& line,
+                                          std::size_t line_number = 1);
+
 // Fields split on runs of spaces/tabs (list files, box files).
 std::vector<std::string> split_whitespace(const std::string& line);
 
