@@ -1,5 +1,5 @@
-// AdrenalMNIST3D <- binary adrenal shape masks (sources.md section 18,
-// docs/datasets/adrenalmnist3d.md). The Zhongshan Hospital masks are private:
+// AdrenalMNIST3D <- binary adrenal shape masks (MedMNIST v2 paper, Yang et al., Scientific
+// Data 2023; medmnist/info.py; docs/datasets/adrenalmnist3d.md). The Zhongshan Hospital masks are private:
 // this converter defines a plain input format and applies MedMNIST's stated
 // recipe to it ("center of adrenal, center-cropped 64 mm^3 volume resized to
 // 28^3", info.py / on_medmnist_plus.md).
@@ -10,7 +10,8 @@
 // is inside.
 // Recipe: centre of mass of the mask (mean inside voxel index -> physical
 // point); a 64 mm cube on the mask's axes around it, trilinear onto 64^3 (1 mm)
-// then > 0.5 (the nnU-Net rule for masks, peers.md section 2.1), 0 outside the
+// then > 0.5 (the nnU-Net rule for masks: MIC-DKFZ/nnUNet
+// nnunetv2/preprocessing/resampling/default_resampling.py resize_segmentation), 0 outside the
 // volume; the 28^3 file is that crop area-averaged and thresholded at half.
 // Output voxels are 0/255. Split: 7:1:2 by patient (info.py).
 #include <algorithm>

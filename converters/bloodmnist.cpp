@@ -1,4 +1,5 @@
-// BloodMNIST <- PBC dataset, Acevedo et al. 2020 (sources.md §8, docs/datasets/bloodmnist.md).
+// BloodMNIST <- PBC dataset, Acevedo et al. 2020, Data in Brief 30:105474; Mendeley snkd93bnjr
+// (docs/datasets/bloodmnist.md).
 //
 // Recipe: every JPEG in a class folder (basophil eosinophil erythroblast ig lymphocyte monocyte
 // neutrophil platelet = labels 0..7, alphabetical; ig = immature granulocytes), at any depth
@@ -38,7 +39,8 @@ std::string prefix_of(const fs::path& file) {
   return prefix;
 }
 
-// The prefixes per class are from memory (sources.md §8 [M]): a file whose prefix is not
+// The prefixes per class are not documented by the dataset (unverified on the real download): a
+// file whose prefix is not
 // listed for its folder keeps the folder's label and is only counted here.
 void note_foreign_prefixes(const std::vector<ClassFile>& files, const std::vector<std::string>& classes,
                            const Manifest& m, Enumeration& e) {
@@ -57,7 +59,7 @@ void note_foreign_prefixes(const std::vector<ClassFile>& files, const std::vecto
                     list + (count > examples.size() ? ", ..." : "") + "); the folder gives the label");
 }
 
-// Non-image files inside class folders (a user-added json, sources.md §8) are ignored, and counted.
+// Non-image files inside class folders (e.g. a user-added json) are ignored, and counted.
 void note_ignored_files(const fs::path& source, const std::vector<std::string>& classes, Enumeration& e) {
   std::set<std::string> class_names;
   for (const auto& c : classes) class_names.insert(to_lower(c));

@@ -1,4 +1,4 @@
-// BreastMNIST <- BUSI (sources.md §7, docs/datasets/breastmnist.md).
+// BreastMNIST <- BUSI, Al-Dhabyani et al. 2020, Data in Brief 28:104863 (docs/datasets/breastmnist.md).
 //
 // Recipe: every PNG in a class folder (Dataset_BUSI_with_GT/{benign,malignant,normal}/),
 // except the lesion masks; gray stored as RGB becomes gray through n_channels = 1; the whole
@@ -19,7 +19,7 @@ namespace mmb {
 namespace {
 
 // "benign (12)_mask.png", "_mask_1.png", "_mask_2.png" are segmentation masks, not images
-// (sources.md §7: medimeta drops every path containing "mask").
+// (the MedIMeta loader, busi.py, drops every path containing "mask").
 bool is_mask(const fs::path& file) { return to_lower(file.stem().string()).find("_mask") != std::string::npos; }
 
 // "benign (12)_mask_1.png" -> "benign (12).png": the image a mask belongs to.

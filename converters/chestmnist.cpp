@@ -1,4 +1,4 @@
-// ChestMNIST <- NIH ChestX-ray14 (sources.md §2, docs/datasets/chestmnist.md).
+// ChestMNIST <- NIH ChestX-ray14, Wang et al. CVPR 2017 (docs/datasets/chestmnist.md).
 //
 // Recipe: 1024x1024 PNG (L, or RGBA/LA/RGB converted to gray) -> plain resize.
 // Labels: by default the CheXNet lists' 14-label vectors (the 2017 labels, which

@@ -1,4 +1,5 @@
-// DermaMNIST <- HAM10000 (sources.md §3, docs/datasets/dermamnist.md).
+// DermaMNIST <- HAM10000, Tschandl et al. 2018, Scientific Data 5:180161; Harvard Dataverse
+// doi:10.7910/DVN/DBW86T (docs/datasets/dermamnist.md).
 //
 // Recipe: ISIC_xxxxxxx.jpg, RGB 600x450 -> plain resize to SxS, no crop (on_medmnist_plus.md).
 // Labels: the dx code's index in the alphabetical list akiec, bcc, bkl, df, mel, nv, vasc.
@@ -27,7 +28,8 @@ struct Entry {
 };
 using Entries = std::map<std::string, Entry>;  // by image id (ISIC_xxxxxxx)
 
-// "ISIC_0027419" or, in some copies, "ISIC_0027419.jpg" (sources.md §3): the id is the stem.
+// "ISIC_0027419" or, in some copies, "ISIC_0027419.jpg" (seen in third-party copies of the
+// metadata; docs/datasets/dermamnist.md): the id is the stem.
 std::string image_id_from(const std::string& field) {
   const std::string lower = to_lower(field);
   if (lower.size() > 4 && lower.substr(lower.size() - 4) == ".jpg") return field.substr(0, field.size() - 4);

@@ -1,5 +1,5 @@
-// OCTMNIST <- Kermany et al. 2018 retinal OCT, Mendeley rscbjbr9sj (sources.md §4,
-// docs/datasets/octmnist.md).
+// OCTMNIST <- Kermany et al. 2018 retinal OCT (Cell 172:1122), Mendeley rscbjbr9sj
+// (docs/datasets/octmnist.md).
 //
 // Recipe: <root>/{train,test}/{CNV,DME,DRUSEN,NORMAL}/*.jpeg, root OCT2017/
 // (Mendeley V2, Kaggle "OCT2017 ") or CellData/OCT/ (V3). Label = class folder
@@ -21,7 +21,7 @@ const std::vector<std::string> kClassPrefixes = {"CNV", "DME", "DRUSEN", "NORMAL
 
 // "<CLASS>-<patient id>-<image number>": "(disease)-(randomized patient ID)-(image
 // number by this patient)" per the dataset README; medimeta splits on "-" into
-// exactly three parts [S, sources.md §4]. The patient id alone is the group, so
+// exactly three parts (MedIMeta kermany_oct.py). The patient id alone is the group, so
 // a patient filed under two classes (DRUSEN-x-1, NORMAL-x-1) stays in one split.
 kermany::NameParts parse_oct_name(const std::string& stem) {
   static const std::regex pattern(R"(([A-Za-z]+)-(\d+)-(\d+))");

@@ -1,4 +1,4 @@
-// PathMNIST <- Kather NCT-CRC-HE-100K + CRC-VAL-HE-7K (sources.md §1, docs/datasets/pathmnist.md).
+// PathMNIST <- Kather NCT-CRC-HE-100K + CRC-VAL-HE-7K, Zenodo 1214456 (docs/datasets/pathmnist.md).
 //
 // Recipe: every .tif in a class folder (ADI BACK DEB LYM MUC MUS NORM STR TUM = labels 0..8),
 // found at any depth because the zips nest their folders differently. The set a file belongs to
@@ -20,7 +20,7 @@ namespace fs = std::filesystem;
 namespace mmb {
 namespace {
 
-// The three Zenodo zips (sources.md §1). MedMNIST names "NCT-CRC-HE-100K", the
+// The three Zenodo 1214456 zips. MedMNIST names "NCT-CRC-HE-100K", the
 // Macenko-normalised set [V: info.py]; -NONORM holds the same patches unnormalised.
 const std::string kNormalised = "NCT-CRC-HE-100K";
 const std::string kUnnormalised = "NCT-CRC-HE-100K-NONORM";
@@ -56,7 +56,7 @@ SetFolder set_of_source(const fs::path& source) {
 }
 
 // The innermost folder on the file's path named after a zip: the zips nest their folders
-// differently (sources.md §1), but every copy keeps the zip's name somewhere above the class.
+// differently (docs/datasets/pathmnist.md), but every copy keeps the zip's name somewhere above the class.
 SetFolder set_of(const fs::path& source, const ClassFile& file, const SetFolder& source_set) {
   SetFolder found = source_set;
   fs::path p = source;

@@ -1,5 +1,5 @@
 // PneumoniaMNIST <- Kermany et al. 2018 pediatric chest X-rays, Mendeley
-// rscbjbr9sj (sources.md §5, docs/datasets/pneumoniamnist.md).
+// rscbjbr9sj (Cell 172:1122; docs/datasets/pneumoniamnist.md).
 //
 // Recipe: <root>/{train,test}/{NORMAL,PNEUMONIA}/*.jpeg, root chest_xray/
 // (Mendeley V2, Kaggle) or CellData/chest_xray/ (V3). Label = class folder:

@@ -1,4 +1,4 @@
-// RetinaMNIST <- DeepDRiD regular fundus images (sources.md §6, docs/datasets/retinamnist.md).
+// RetinaMNIST <- DeepDRiD regular fundus images, github deepdrdoc/DeepDRiD (docs/datasets/retinamnist.md).
 //
 // Recipe: RGB JPEG fundus photograph -> centre square crop (short edge, from the
 // manifest) -> resize.
@@ -70,7 +70,8 @@ std::optional<int> parse_level(const std::string& cell, const char* column) {
 }
 
 // Exactly one eye column is filled per row, and it does not always match the
-// l/r letter of the id (56_r3 has a left-eye value) [V: sources.md §6], so the
+// l/r letter of the id (56_r3 has a left-eye value: deepdrdoc/DeepDRiD
+// regular_fundus_images/regular-fundus-training/regular-fundus-training.csv), so the
 // filled one is taken whatever the letter says.
 int eye_level(const FundusRow& row) {
   const auto left = parse_level(row.left_eye, "left_eye_DR_Level");

@@ -1,5 +1,5 @@
-// SynapseMNIST3D <- an EM volume + a synapse table (sources.md §17,
-// docs/datasets/synapsemnist3d.md).
+// SynapseMNIST3D <- an EM volume + a synapse table (MedMNIST v2 paper, Yang et al., Scientific
+// Data 2023; docs/datasets/synapsemnist3d.md).
 //
 // The rat-cortex volume and its excitatory/inhibitory labels were never
 // released, so the input is our documented format, which a lab holding such

@@ -1,4 +1,5 @@
-// TissueMNIST <- BBBC051 kidney cortex nuclei, "NephNuc" (sources.md §9, docs/datasets/tissuemnist.md).
+// TissueMNIST <- BBBC051 kidney cortex nuclei, "NephNuc" (Woloshuk et al., Cytometry A 2021; github
+// awoloshuk/NephNet data_loader/databases.py; docs/datasets/tissuemnist.md).
 //
 // Recipe: one cell is 7 x 32 x 32 voxels (z, y, x) -> maximum over the 7 slices
 // -> resize (pure upsampling to 64/128/224; 28 is a slight shrink) [V: INFO description].

@@ -1,4 +1,5 @@
-// VesselMNIST3D <- IntrA generated segments (sources.md §16, docs/datasets/vesselmnist3d.md).
+// VesselMNIST3D <- IntrA generated segments, Yang et al. CVPR 2020, github intra3d2019/IntrA
+// (docs/datasets/vesselmnist3d.md).
 //
 // Recipe: each .obj segment under generated/vessel (label 0) or
 // generated/aneurysm (label 1), at any depth -> weld duplicate points, keep the
@@ -68,7 +69,7 @@ std::string segment_key(const std::string& label_folder, const fs::path& file) {
 
 // The .ad point files list the segments too: one without its .obj is a
 // missing mesh. Only checked when the names pair at all (the obj naming of
-// the real download is unverified, sources.md §16).
+// the real download is unverified; intra3d2019/IntrA fileSplit/ lists the .ad names only).
 void report_meshes_missing_beside_ad(const std::map<std::string, fs::path>& ad_files,
                                      const std::set<std::string>& obj_keys, const fs::path& source, Enumeration& e) {
   std::vector<std::string> unpaired;

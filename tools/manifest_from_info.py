@@ -3,7 +3,8 @@
 
 Usage: tools/manifest_from_info.py FLAG [path/to/medmnist-info.json]
 
-The JSON is the machine-readable copy of medmnist/info.py (v3.0.2). Every
+The JSON (default: tests/data/medmnist-info.json) is the machine-readable copy of
+medmnist/info.py (github MedMNIST/MedMNIST, v3.0.2). Every
 manifest's [dataset] section is generated with this script and then checked
 against the JSON by tests/e2e/test_manifests.py, so the official facts are
 copied, never retyped.
@@ -40,7 +41,7 @@ def dataset_section(flag, info):
 
 def main():
     flag = sys.argv[1]
-    default = pathlib.Path(__file__).resolve().parents[2] / "shared/docs/medmnist-info.json"
+    default = pathlib.Path(__file__).resolve().parents[1] / "tests/data/medmnist-info.json"
     path = pathlib.Path(sys.argv[2]) if len(sys.argv) > 2 else default
     sys.stdout.write(dataset_section(flag, json.loads(path.read_text())))
 

@@ -1,15 +1,17 @@
 #include "common/io/mesh_file.h"
 
-#include <vtkCallbackCommand.h>
 #include <vtkCellArray.h>
 #include <vtkCellArrayIterator.h>
-#include <vtkCommand.h>
 #include <vtkNew.h>
-#include <vtkOBJReader.h>
 #include <vtkPoints.h>
 
+#include <charconv>
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
+#include <vector>
 
 #include "common/core/error.h"
 
@@ -18,25 +20,6 @@ namespace fs = std::filesystem;
 namespace mmb {
 namespace {
 
-// Collects the messages of VTK's ErrorEvent, so they end up in the
-// InputError instead of on stderr.
-class ErrorCollector {
- public:
-  explicit ErrorCollector(vtkObject* observed) {
-    callback_->SetClientData(&message_);
-    callback_->SetCallback([](vtkObject*, unsigned long, void* client, void* call) {
-      auto* message = static_cast<std::string*>(client);
-      if (message->empty() && call) *message = static_cast<const char*>(call);
-    });
-    observed->AddObserver(vtkCommand::ErrorEvent, callback_);
-  }
-  const std::string& message() const { return message_; }
-
- private:
-  std::string message_;
-  vtkNew<vtkCallbackCommand> callback_;
-};
-
 void check_readable_file(const fs::path& file) {
   std::error_code ec;
   if (!fs::exists(file, ec)) throw InputError(file, "file is missing");
@@ -44,23 +27,40 @@ void check_readable_file(const fs::path& file) {
   if (fs::file_size(file, ec) == 0) throw InputError(file, "empty file");
 }
 
-// The first line of VTK's multi-line error text, without its "ERROR: In ..." prefix.
-std::string vtk_reason(const std::string& message) {
-  std::string text = message;
-  const auto in = text.find("): ");
-  if (in != std::string::npos) text = text.substr(in + 3);
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
+[[noreturn]] void fail(const fs::path& file, std::size_t line, const std::string& reason) {
+  throw InputError(file, "line " + std::to_string(line) + ": " + reason);
 }
 
-void check_points(const fs::path& file, vtkPolyData* mesh) {
-  if (mesh->GetNumberOfPoints() == 0) throw InputError(file, "no vertices ('v' lines) in the OBJ file");
-  double p[3];
-  for (vtkIdType i = 0; i < mesh->GetNumberOfPoints(); ++i) {
-    mesh->GetPoint(i, p);
-    if (!std::isfinite(p[0]) || !std::isfinite(p[1]) || !std::isfinite(p[2]))
-      throw InputError(file, "vertex " + std::to_string(i + 1) + " has a non-finite coordinate");
+// "v x y z [w]": the coordinates, stored as float as vtkOBJReader stores them.
+void read_vertex(const fs::path& file, std::size_t line, std::istringstream& in, vtkPoints* points) {
+  double xyz[3];
+  for (double& c : xyz) {
+    std::string token;
+    if (!(in >> token)) fail(file, line, "a vertex needs x y z");
+    char* end = nullptr;
+    c = std::strtod(token.c_str(), &end);
+    if (end != token.c_str() + token.size()) fail(file, line, "'" + token + "' is not a coordinate");
+    if (!std::isfinite(c) || std::abs(c) > 3.0e38)
+      fail(file, line, "vertex " + std::to_string(points->GetNumberOfPoints() + 1) + " has a non-finite coordinate");
   }
+  points->InsertNextPoint(static_cast<float>(xyz[0]), static_cast<float>(xyz[1]), static_cast<float>(xyz[2]));
+}
+
+// "f a b c ...", each corner "a", "a/t", "a//n" or "a/t/n": only a is kept (geometry only).
+// Negative a counts back from the last vertex read, as the OBJ format allows.
+void read_face(const fs::path& file, std::size_t line, std::istringstream& in, vtkIdType n_points,
+               vtkCellArray* polys) {
+  std::vector<vtkIdType> ids;
+  for (std::string corner; in >> corner;) {
+    const std::string a = corner.substr(0, corner.find('/'));
+    long long index = 0;
+    const auto [end, ec] = std::from_chars(a.data(), a.data() + a.size(), index);
+    if (a.empty() || ec != std::errc() || end != a.data() + a.size() || index == 0)
+      fail(file, line, "malformed face corner '" + corner + "'");
+    ids.push_back(index > 0 ? static_cast<vtkIdType>(index - 1) : static_cast<vtkIdType>(n_points + index));
+  }
+  if (ids.size() < 3) fail(file, line, "a face needs at least 3 corners, got " + std::to_string(ids.size()));
+  polys->InsertNextCell(static_cast<vtkIdType>(ids.size()), ids.data());
 }
 
 void check_faces(const fs::path& file, vtkPolyData* mesh) {
@@ -81,20 +81,31 @@ void check_faces(const fs::path& file, vtkPolyData* mesh) {
 
 }  // namespace
 
+// The geometry records are read here rather than by vtkOBJReader: VTK 9.1's reader uses the
+// t and n of "f a/t/n" as array indices unchecked, and reads out of bounds (or through a null
+// array) on faces naming texture coordinates or normals the file lacks, e.g. "f 1/1 2/2 3/3"
+// without "vt" lines (found by tests/fuzz/fuzz_obj). Only points and polygons are used
+// downstream, so "vt", "vn", groups, materials and the rest are skipped.
 vtkSmartPointer<vtkPolyData> read_obj_mesh(const fs::path& file) {
   check_readable_file(file);
-  vtkNew<vtkOBJReader> reader;
-  const ErrorCollector errors(reader);
-  const std::string name = file.string();
-  reader->SetFileName(name.c_str());
-  reader->Update();
-  if (!errors.message().empty()) throw InputError(file, "cannot read OBJ: " + vtk_reason(errors.message()));
-  // Geometry only: "f a//n" faces without "vn" lines leave normal and texture
-  // arrays that do not match the points, and later filters would copy them.
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw InputError(file, "cannot open");
+  vtkNew<vtkPoints> points;
+  points->SetDataTypeToFloat();
+  vtkNew<vtkCellArray> polys;
+  std::string text;
+  for (std::size_t line = 1; std::getline(in, text); ++line) {
+    std::istringstream fields(text);
+    std::string tag;
+    if (!(fields >> tag)) continue;
+    if (tag == "v") read_vertex(file, line, fields, points);
+    else if (tag == "f") read_face(file, line, fields, points->GetNumberOfPoints(), polys);
+  }
+  if (in.bad()) throw InputError(file, "read error");
   auto mesh = vtkSmartPointer<vtkPolyData>::New();
-  mesh->SetPoints(reader->GetOutput()->GetPoints() ? reader->GetOutput()->GetPoints() : vtkNew<vtkPoints>().GetPointer());
-  mesh->SetPolys(reader->GetOutput()->GetPolys());
-  check_points(file, mesh);
+  mesh->SetPoints(points);
+  mesh->SetPolys(polys);
+  if (mesh->GetNumberOfPoints() == 0) throw InputError(file, "no vertices ('v' lines) in the OBJ file");
   check_faces(file, mesh);
   return mesh;
 }

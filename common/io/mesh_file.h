@@ -1,13 +1,13 @@
 #pragma once
-// Surface meshes from Wavefront OBJ files, read with VTK's vtkOBJReader.
+// Surface meshes from Wavefront OBJ files: the "v" and "f" records, as VTK polydata.
 //
-// vtkOBJReader is lenient: it reports nothing for a file that is not an OBJ at
-// all (0 points), and accepts faces that name vertices the file does not have
-// (measured with VTK 9.1: "f 1 2 7" with 3 vertices gives a cell pointing at a
-// missing point, which crashes later filters). read_obj_mesh therefore checks
-// the result itself and turns every such case into an InputError naming the
-// file. Accepted face forms: "f a b c", "f a/t b/t c/t", "f a//n b//n c//n"
-// (IntrA writes plain and a//a faces; sources.md §16).
+// Read here, not with VTK's vtkOBJReader: that reader is lenient (nothing reported for a file
+// that is not an OBJ at all; "f 1 2 7" with 3 vertices gives a cell pointing at a missing
+// point, which crashes later filters) and, in VTK 9.1, reads out of bounds on faces naming
+// texture coordinates or normals the file lacks (found by tests/fuzz/fuzz_obj). Every problem
+// is an InputError naming the file (and the line where there is one). Accepted face forms:
+// "f a b c", "f a/t b/t c/t", "f a//n b//n c//n", "f a/t/n ..." (IntrA writes plain and a//a
+// faces: intra3d2019/IntrA tools/show_result.py load_obj_file, tools/random_pick.py).
 #include <cstddef>
 #include <filesystem>
 
@@ -17,8 +17,8 @@
 namespace mmb {
 
 // Throws InputError(file, reason) when the file is missing, empty or
-// unreadable, has no vertices, a non-finite coordinate, no faces, or a face
-// referring to a vertex it does not define.
+// unreadable, has a malformed "v" or "f" line, no vertices, a non-finite coordinate,
+// no faces, or a face referring to a vertex it does not define.
 vtkSmartPointer<vtkPolyData> read_obj_mesh(const std::filesystem::path& file);
 
 struct MeshCounts {

@@ -3,7 +3,8 @@
 //
 // Two storages (docs/datasets/synapsemnist3d.md):
 //  * a folder of numbered 2D slices, PNG or TIFF (MitoEM-R: im/im0000.png ...
-//    im0999.png, 4096 x 4096 8-bit each; sources.md §17). Slice z is the file
+//    im0999.png, 4096 x 4096 8-bit each; Wei et al., MitoEM, MICCAI 2020, archive
+//    EM30-R-im.zip, as read by pytorch_connectomics and torch-em). Slice z is the file
 //    numbered first + z; a gap in the numbering is a missing slice.
 //  * an HDF5 file holding a 3D unsigned 8-bit dataset with axes (z, y, x), read
 //    by hyperslab: a box read touches only the chunks it intersects.

@@ -33,7 +33,7 @@ bool is_nifti(const fs::path& file) {
 }
 
 // NIfTI only, named explicitly: factory probing is slow and can misidentify
-// (peers.md §7.2).
+// (InsightSoftwareConsortium/ITK PR #389: CanReadFile probing could take minutes).
 itk::ImageIOBase::Pointer io_for(const fs::path& file) {
   if (!fs::exists(file)) throw InputError(file, "file is missing");
   if (!is_nifti(file)) throw InputError(file, "not a NIfTI file (.nii or .nii.gz)");

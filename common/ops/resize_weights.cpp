@@ -1,7 +1,8 @@
 // Per-axis weight matrices. The spline row is W = S * P * G (sampling,
 // prefilter, Gaussian): the recipe of skimage.transform.resize(order=3,
 // anti_aliasing=True) on a shrinking axis and of scipy.ndimage.zoom(order=3,
-// grid_mode=True, mode='grid-mirror') otherwise (peers.md section 1.4).
+// grid_mode=True, mode='grid-mirror') otherwise (scikit-image
+// skimage/transform/_warps.py resize; scipy/ndimage/src/ni_interpolation.c NI_ZoomShift).
 #include "common/ops/resize_weights.h"
 
 #include <algorithm>

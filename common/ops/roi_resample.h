@@ -19,7 +19,8 @@
 //     one input voxel, the sub-block is smoothed along a with a Gaussian of
 //     sigma = (s_a - 1) / 2 voxels, radius int(4 sigma + 0.5), whole-sample
 //     mirror boundary: the skimage.transform.resize rule that common/ops/resize
-//     also follows (peers.md section 1.4).
+//     also follows (scikit-image skimage/transform/_warps.py, resize with
+//     anti_aliasing; scipy.ndimage.gaussian_filter's truncate=4.0).
 //  4. Spline. The cubic B-spline coefficients come from the exact recursive
 //     prefilter (pole sqrt(3) - 2) with scipy's 'mirror' initialisation, on the
 //     sub-block; the output is sampled with 4 taps per axis, separably. At a

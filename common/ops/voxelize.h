@@ -2,14 +2,16 @@
 // Surface mesh -> watertight solid -> filled voxel grid, with VTK.
 //
 // Repair (what PyMeshFix's MeshFix.repair() did for VesselMNIST3D, rebuilt
-// from VTK filters; peers.md §3):
+// from VTK filters; pyvista/pymeshfix MeshFix.repair, and MedMNIST's info.py
+// VesselMNIST3D description "fix the non-watertight mesh with PyMeshFix"):
 //   1. triangulate (vtkTriangleFilter) and weld duplicate points
 //      (vtkCleanPolyData; degenerate faces drop out);
 //   2. keep the largest connected component (vtkPolyDataConnectivityFilter),
 //      like MeshFix's remove_smallest_components;
 //   3. close every hole (vtkFillHolesFilter with an unbounded hole size, like
 //      MeshFix's fill_small_boundaries(nbe=0)), after welding: filling an
-//      unwelded mesh turns every seam into a "hole" (peers.md §3.2);
+//      unwelded mesh turns every seam into a "hole" (an unwelded seam is two
+//      boundary edges to vtkFeatureEdges, which vtkFillHolesFilter then patches);
 //   4. check the result: no boundary edge left (vtkFeatureEdges), a
 //      consistent orientation (vtkPolyDataNormals) and a non-zero enclosed
 //      volume (vtkMassProperties). Otherwise MeshRepairError.
@@ -21,7 +23,8 @@
 // (N - 2 * margin), grid centred on the bounding box (voxel i's centre at
 // origin + i * pitch, origin = centre - pitch * (N - 1) / 2), so the aspect
 // ratio is kept and, with margin 1, the object never touches the border
-// (peers.md §3.3). Voxels whose centre lies inside the closed surface get the
+// (this project's convention, docs/datasets/vesselmnist3d.md; trimesh's
+// voxelized() rounds vertices to the grid instead). Voxels whose centre lies inside the closed surface get the
 // inside value (vtkPolyDataToImageStencil + vtkImageStencilToImage): a solid,
 // not a shell. Each size is voxelised from the mesh itself, never resampled
 // from another size (MedMNIST+ voxelised 64³ directly; on_medmnist_plus.md).

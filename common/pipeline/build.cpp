@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "common/core/allocator.h"
+#include "common/core/version.h"
 #include "common/io/files.h"
 #include "common/pipeline/build_steps.h"
 #include "common/pipeline/dataset_writer.h"
@@ -114,7 +115,7 @@ nlohmann::ordered_json sidecar_json(const Job& job, const BuildOptions& o, const
   const Manifest& m = *job.manifest;
   const BuildResult& r = job.result;
   nlohmann::ordered_json doc;
-  doc["tool"] = {{"name", "medmnist-build"}, {"version", MMB_VERSION}};
+  doc["tool"] = {{"name", "medmnist-build"}, {"version", MMB_VERSION}, {"git_commit", git_commit()}};
   doc["dataset"] = m.flag;
   doc["size"] = size;
   doc["file"] = npz_file_name(m.flag, size);

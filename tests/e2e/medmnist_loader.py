@@ -2,7 +2,7 @@
 
 PyPI is not reachable from the build machines, so the package itself cannot be
 installed. This module reproduces, step by step, what medmnist/dataset.py does
-with a file (../shared/docs/medmnist-format.md §2): the file name from flag and
+with a file (github MedMNIST/MedMNIST medmnist/dataset.py, v3.0.2): the file name from flag and
 size, np.load with the default allow_pickle=False, the two keys of the split,
 the n_samples assertion in __len__, and __getitem__ (PIL Image.fromarray for
 2D, with as_rgb conversion; /255 float stacks for 3D). A file that passes here

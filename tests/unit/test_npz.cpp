@@ -527,8 +527,11 @@ TEST(Montage, RgbPngKeepsRgbOrderAndUsesAtMostLengthSquaredSamples) {
 TEST(Montage, VolumesBecomeALoopingGifWithOneFramePerSlice) {
   TempDir t;
   const fs::path npz = write_images(t.path, {8, 8, 8}, 3);
-  const fs::path gif = write_montage(npz, "train", t.path / "m.png", {10, 0});
+  const fs::path gif = write_montage(npz, "train", t.path / "m", {10, 0});
   EXPECT_EQ(gif, t.path / "m.gif");
+  // A raster name for a volume is refused rather than silently renamed (docs/cli.md).
+  EXPECT_THROW(write_montage(npz, "train", t.path / "v.png", {10, 0}), MontageUsageError);
+  EXPECT_FALSE(fs::exists(t.path / "v.png"));
   EXPECT_EQ(run_python(t.path, kMontageCheck, {npz.string(), gif.string(), "3"}), "OK 8\n");
 }
 

@@ -299,7 +299,8 @@ TEST_F(ResizeRef, Uint8OutputMatchesRoundedSkimageWithinOneLevel) {
 // so interior outputs sit exactly at x = (i + 0.5) s - 0.5 (half-pixel
 // centres; align-corners would give 0 for the first column). The first
 // column carries skimage's edge bias: the Gaussian's mirror padding pulls it
-// to 20.744 instead of 17.786 (peers.md 1.2), and so must ours.
+// to 20.744 instead of 17.786 (skimage.transform.resize(order=3) gives 20.744),
+// and so must ours.
 TEST(Resize, RampKeepsHalfPixelCentres) {
   FloatImage ramp{1024, 64, 1, 1, std::vector<float>(1024 * 64)};
   for (int y = 0; y < 64; ++y)

@@ -281,4 +281,16 @@ TEST(MeshFile, BadFilesAreNamedInputErrors) {
   EXPECT_NE(reason(dir.write("range.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 7\n")).find("refers to vertex 7"),
             std::string::npos);
   EXPECT_EQ(reason(dir.write("dir.obj", "x").parent_path() / "absent.obj"), "file is missing");
+  // Found by tests/fuzz/fuzz_obj: VTK 9.1's vtkOBJReader read out of bounds on the first two.
+  const auto tcoords = read_obj_mesh(dir.write("tcoords.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1/1 2/2 3/3\n"));
+  EXPECT_EQ(mesh_counts(tcoords).faces, 1u);
+  const auto normals = read_obj_mesh(dir.write("normals.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1//1 4//4 3//8\n"));
+  EXPECT_EQ(mesh_counts(normals).faces, 1u);
+  EXPECT_EQ(reason(dir.write("corner.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 x/3\n")), "line 4: malformed face corner 'x/3'");
+  EXPECT_EQ(reason(dir.write("short.obj", "v 0 0 0\nv 1 0 0\nf 1 2\n")), "line 3: a face needs at least 3 corners, got 2");
+  EXPECT_EQ(reason(dir.write("coord.obj", "v 0 0\n")), "line 1: a vertex needs x y z");
+  EXPECT_EQ(reason(dir.write("nan.obj", "v 0 nan 0\n")), "line 1: vertex 1 has a non-finite coordinate");
+  // Negative corners count back from the last vertex (OBJ relative indices).
+  const auto relative = read_obj_mesh(dir.write("relative.obj", "v 0 0 0\nv 1 0 0\nv 0 1 0\nf -3 -2 -1\n"));
+  EXPECT_EQ(mesh_counts(relative).faces, 1u);
 }
