@@ -93,7 +93,10 @@ const std::vector<std::string>& known_setting_keys() {
       "source.root_folders", "source.sample_id", "source.slice_step_tolerance", "source.swapped_axes",
       "source.train_set", "source.training_csv", "source.validation_csv", "source.voxel_scale",
       "source.voxel_shape", "source.waiting_crops_mb", "source.xu_organs", "split.group", "split.ratios",
-      "split.rule", "split.seed", "split.train_val_ratios", "split.volume_ratios"};
+      "split.rule", "split.seed", "split.train_val_ratios", "split.volume_ratios",
+      // keys added with the per-class split, Chest label choice, Organ slice grid and Fracture crop space
+      "preprocess.crop_space", "preprocess.slice_grid", "preprocess.slice_grid_mm", "preprocess.slice_grid_scale",
+      "source.labels", "split.drop_blank", "split.method", "split.train_ids", "split.val_ids", "split.test_ids"};
   return keys;
 }
 
