@@ -19,6 +19,7 @@
 #include "common/npz/npz_reader.h"
 #include "common/pipeline/build_steps.h"
 #include "common/pipeline/output_commit.h"
+#include "common/pipeline/sidecar.h"
 
 namespace fs = std::filesystem;
 using json = nlohmann::ordered_json;
@@ -29,17 +30,6 @@ namespace {
 constexpr const char* kPlanFormat = "medmnist-build plan 1";
 constexpr const char* kShardFormat = "medmnist-build shard 1";
 
-std::string sha256_hex(const std::string& text) {
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr);
-  EVP_DigestUpdate(ctx.get(), text.data(), text.size());
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &length);
-  std::ostringstream hex;
-  for (unsigned i = 0; i < length; ++i) hex << std::hex << std::setw(2) << std::setfill('0') << int(digest[i]);
-  return hex.str();
-}
 
 // ---- options and samples <-> JSON -------------------------------------------------
 

@@ -25,6 +25,7 @@
 #include "common/ops/geometry.h"
 #include "common/ops/resize.h"
 #include "common/pipeline/converter.h"
+#include "common/pipeline/sidecar.h"
 #include "common/split/split.h"
 
 namespace mmb {
@@ -640,23 +641,6 @@ std::string official_md5(const std::string& flag, int size) {
   return "";
 }
 
-std::string md5_file(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw std::runtime_error(file.string() + ": cannot open for hashing");
-  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  EVP_DigestInit_ex(ctx.get(), EVP_md5(), nullptr);
-  std::vector<char> buffer(1 << 20);
-  while (in) {
-    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-    EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<std::size_t>(in.gcount()));
-  }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_DigestFinal_ex(ctx.get(), digest, &length);
-  std::ostringstream hex;
-  for (unsigned i = 0; i < length; ++i) hex << std::hex << std::setw(2) << std::setfill('0') << int(digest[i]);
-  return hex.str();
-}
 
 json compare_npz(const CompareOptions& o) {
   NpzData ours = read_npz(o.ours), other = read_npz(o.other);

@@ -58,6 +58,5 @@ std::string format_compare_report(const nlohmann::ordered_json& report);
 // a flag and size; empty when INFO has no such file.
 std::string official_md5(const std::string& flag, int size);
 
-std::string md5_file(const std::filesystem::path& file);
 
 }  // namespace mmb

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/pipeline/compare.h"
+#include "common/pipeline/sidecar.h"
 
 namespace fs = std::filesystem;
 
