@@ -120,7 +120,8 @@ json plan_json(const Plan& p) {
                   {"grouped", p.split.grouped}};
   doc["enumeration"] = {{"problems", problems_json(p.enumeration.problems)},
                         {"missing", p.enumeration.missing},
-                        {"notes", p.enumeration.notes}};
+                        {"notes", p.enumeration.notes},
+                        {"quirks", problems_json(p.enumeration.quirks)}};
   std::uint64_t total = 0;
   for (auto b : p.source_bytes) total += b;
   doc["totals"] = {{"samples", p.split.samples.size()},
@@ -331,6 +332,7 @@ Plan make_plan(const Converter& c, const std::vector<Manifest>& manifests, const
   p.enumeration.problems = e.problems;
   p.enumeration.missing = e.missing;
   p.enumeration.notes = e.notes;
+  p.enumeration.quirks = e.quirks;
   p.split = plan_splits(std::move(e), manifests.front(), o);
   for (const auto& s : p.split.samples) {
     std::error_code ec;
@@ -389,6 +391,7 @@ Plan read_plan(const fs::path& file) {
   p.enumeration.problems = problems_from(doc["enumeration"].at("problems"));
   p.enumeration.missing = doc["enumeration"].at("missing").get<std::vector<std::string>>();
   p.enumeration.notes = doc["enumeration"].at("notes").get<std::vector<std::string>>();
+  p.enumeration.quirks = problems_from(doc["enumeration"].at("quirks"));
   for (const auto& row : doc.at("samples")) {
     std::uint64_t bytes = 0;
     p.split.samples.push_back(sample_from(row, bytes));
@@ -555,6 +558,23 @@ ShardResult build_shard(const Converter& c, const Plan& plan, ShardIndex shard, 
   return result;
 }
 
+namespace {
+
+// The jobs of a plan's datasets, with the enumeration's problems and quirks recorded as a
+// one-machine build records them, and their writers open in the output folder.
+std::vector<steps::Job> open_jobs(const Plan& plan, const std::vector<Manifest>& manifests, const BuildOptions& o) {
+  auto jobs = steps::make_jobs(manifests, o);
+  steps::record_enumeration_problems(plan.enumeration, o.on_error, o.strict, jobs);
+  fs::create_directories(o.out_dir);
+  for (const auto& line : recover_output_dir(o.out_dir)) std::cerr << "medmnist-build: " << line << "\n";
+  NpzOptions npz;
+  npz.compress = o.compress;
+  for (auto& job : jobs) job.writer = std::make_unique<DatasetWriter>(*job.manifest, job.sizes, o.out_dir, npz);
+  return jobs;
+}
+
+}  // namespace
+
 std::vector<BuildResult> merge_shards(const Converter& c, const Plan& plan, const fs::path& dir, int threads,
                                       bool progress) {
   if (c.flag() != plan.converter) throw std::invalid_argument("the plan is for " + plan.converter + ", not " + c.flag());
@@ -566,19 +586,7 @@ std::vector<BuildResult> merge_shards(const Converter& c, const Plan& plan, cons
   o.progress = progress;
   steps::SignalScope signals;
   ThreadLimit limit(threads);
-  auto jobs = steps::make_jobs(manifests, o);
-  {
-    Enumeration e;
-    e.problems = plan.enumeration.problems;
-    e.missing = plan.enumeration.missing;
-    e.notes = plan.enumeration.notes;
-    steps::record_enumeration_problems(e, o.on_error, o.strict, jobs);
-  }
-  fs::create_directories(o.out_dir);
-  for (const auto& line : recover_output_dir(o.out_dir)) std::cerr << "medmnist-build: " << line << "\n";
-  NpzOptions npz;
-  npz.compress = o.compress;
-  for (auto& job : jobs) job.writer = std::make_unique<DatasetWriter>(*job.manifest, job.sizes, o.out_dir, npz);
+  auto jobs = open_jobs(plan, manifests, o);
   const auto by_dataset = steps::jobs_by_dataset(jobs, requested);
   try {
     for (const auto& record : shards) {
@@ -671,19 +679,7 @@ std::vector<BuildResult> build_from_plan(const Converter& c, const Plan& plan, i
   o.progress = progress;
   o.plan_hash = plan.hash;
   steps::SignalScope signals;
-  auto jobs = steps::make_jobs(manifests, o);
-  {
-    Enumeration e;
-    e.problems = plan.enumeration.problems;
-    e.missing = plan.enumeration.missing;
-    e.notes = plan.enumeration.notes;
-    steps::record_enumeration_problems(e, o.on_error, o.strict, jobs);
-  }
-  fs::create_directories(o.out_dir);
-  for (const auto& line : recover_output_dir(o.out_dir)) std::cerr << "medmnist-build: " << line << "\n";
-  NpzOptions npz;
-  npz.compress = o.compress;
-  for (auto& job : jobs) job.writer = std::make_unique<DatasetWriter>(*job.manifest, job.sizes, o.out_dir, npz);
+  auto jobs = open_jobs(plan, manifests, o);
   try {
     prepare_converter(c, plan, requested);
     steps::render(c, steps::jobs_by_dataset(jobs, requested), o, plan.split.samples, 0, plan.split.samples.size());
