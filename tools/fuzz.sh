@@ -4,9 +4,12 @@
 # plus what earlier runs found (kept in $FUZZ_DIR/corpus, reused between runs). Any crash, leak,
 # sanitizer report, timeout or allocation over the limits fails the run; the input is left in
 # $FUZZ_DIR/findings/<harness>/ and should become a regression seed in tests/fuzz/corpus.
+# A fixed -seed (FUZZ_SEED, default 1) makes a run repeat the same mutations, so CI does not
+# turn red by chance on a finding an earlier run could not have seen; raise FUZZ_SECONDS to explore.
 # Needs clang (Debian's clang package carries libFuzzer); installs it when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export CCACHE_BASEDIR="$PWD"  # a fresh clone reuses this machine's cache (tools/setup.sh)
 SECONDS_EACH=${FUZZ_SECONDS:-15}
 FUZZ_DIR=${FUZZ_DIR:-build-fuzz}
 if ! command -v clang++ >/dev/null; then
@@ -32,7 +35,7 @@ for h in "${harnesses[@]}"; do
   mkdir -p "$corpus" "$findings"
   log="$FUZZ_DIR/findings/$h.log"
   # -malloc_limit_mb: a reader that allocates 512 MB for a 64 kB input has trusted a header.
-  if "$FUZZ_DIR/tests/fuzz/$h" -max_total_time="$SECONDS_EACH" -timeout=10 -rss_limit_mb=2048 \
+  if "$FUZZ_DIR/tests/fuzz/$h" -max_total_time="$SECONDS_EACH" -seed="${FUZZ_SEED:-1}" -timeout=10 -rss_limit_mb=2048 \
        -malloc_limit_mb=512 -max_len=65536 -print_final_stats=1 -artifact_prefix="$findings/" \
        "$corpus" "tests/fuzz/corpus/$h" >"$log" 2>&1; then
     result=ok

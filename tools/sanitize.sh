@@ -8,6 +8,7 @@
 # gcc rather than clang: Debian's ITK headers refuse clang in their compiler check.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export CCACHE_BASEDIR="$PWD"  # a fresh clone reuses this machine's cache (tools/setup.sh)
 ASAN_DIR=${ASAN_DIR:-build-asan}
 # One e2e test per kind of input: 2D class folders (Blood), CSV + lists (Chest), NIfTI + boxes
 # (Organ, 4 datasets in one pass), OBJ meshes (Vessel), DICOM + XML (Nodule), the CLI table.

@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PACKAGES=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config ccache
   libinsighttoolkit5-dev libgdcm-dev libvtk9-dev libopencv-dev libtbb-dev
   libboost-program-options-dev libgtest-dev libtomlplusplus-dev nlohmann-json3-dev
   zlib1g-dev libssl-dev libgif-dev libhdf5-dev libpugixml-dev libzip-dev
@@ -25,8 +25,12 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
+# ccache keys on paths relative to the checkout, so a fresh clone (CI) reuses what an earlier
+# checkout on this machine compiled; the three build trees (normal, sanitizer, fuzz) all use it.
+export CCACHE_BASEDIR="$PWD"
 BUILD_DIR=${BUILD_DIR:-build}
 if [ ! -f "$BUILD_DIR/build.ninja" ]; then
-  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache >/dev/null
 fi
 cmake --build "$BUILD_DIR" -- -j"$(nproc)"
