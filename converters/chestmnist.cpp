@@ -87,7 +87,7 @@ fs::path pick_data_entry(const fs::path& source, const Manifest& m, Enumeration&
   if (!v2020 && !v2017) throw InputError(source, "no Data_Entry_2017_v2020.csv or Data_Entry_2017.csv found");
   const bool want_2017 = m.get_string("source.data_entry", "v2020") == "2017";
   const fs::path chosen = (want_2017 && v2017) || !v2020 ? *v2017 : *v2020;
-  e.notes.push_back("labels from " + chosen.filename().string());
+  e.notes.push_back("Data_Entry file: " + chosen.filename().string() + " (labels unless the CheXNet lists give them)");
   return chosen;
 }
 
@@ -155,8 +155,8 @@ void take_list_labels(const std::vector<fs::path>& lists, Enumeration& e, const 
     s.label = it->second;
   }
   e.notes.push_back("labels from the CheXNet lists (2017 labels); " + std::to_string(differ) +
-                    " images have other labels in the Data_Entry file (" + display_path(lists.front().parent_path(), source) +
-                    ")");
+                    " images have other labels in the Data_Entry file (lists: " +
+                    display_path(lists.front(), source) + ")");
 }
 
 void apply_fixed_splits(const fs::path& source, const Manifest& m, Enumeration& e) {
