@@ -427,17 +427,10 @@ std::vector<BuildResult> build_datasets(const Converter& c, const std::vector<Ma
   NpzOptions npz;
   npz.compress = o.compress;
   for (auto& job : jobs) job.writer = std::make_unique<DatasetWriter>(*job.manifest, job.sizes, o.out_dir, npz);
-  try {
+  return steps::write_then_commit(jobs, o, plan, [&] {
     steps::render(c, steps::jobs_by_dataset(jobs, requested), o, plan.samples, 0, plan.samples.size());
     check_not_all_skipped(jobs, plan, requested);
-  } catch (...) {
-    for (auto& job : jobs) job.writer->abort();
-    throw;
-  }
-  steps::commit_all(jobs, o, plan);
-  std::vector<BuildResult> results;
-  for (auto& job : jobs) results.push_back(std::move(job.result));
-  return results;
+  });
 }
 
 BuildResult build_dataset(const Converter& c, const Manifest& m, const BuildOptions& o) {

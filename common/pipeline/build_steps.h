@@ -38,6 +38,24 @@ void render(const Converter& converter, const std::vector<Job*>& by_dataset, con
 // (output_commit.h); fills each job's result.outputs.
 void commit_all(std::vector<Job>& jobs, const BuildOptions& options, const SplitPlan& plan);
 
+// Runs `write` (a pass, or a merge of shards) into the jobs' open writers; on any
+// exception every writer's temporary files are removed, else all outputs are
+// committed together. Returns the jobs' results in order.
+template <class Write>
+std::vector<BuildResult> write_then_commit(std::vector<Job>& jobs, const BuildOptions& options, const SplitPlan& plan,
+                                           Write write) {
+  try {
+    write();
+  } catch (...) {
+    for (auto& job : jobs) job.writer->abort();
+    throw;
+  }
+  commit_all(jobs, options, plan);
+  std::vector<BuildResult> results;
+  for (auto& job : jobs) results.push_back(std::move(job.result));
+  return results;
+}
+
 // SIGINT/SIGTERM stop the pass (BuildInterrupted) while one is alive.
 class SignalScope {
  public:

@@ -588,20 +588,13 @@ std::vector<BuildResult> merge_shards(const Converter& c, const Plan& plan, cons
   ThreadLimit limit(threads);
   auto jobs = open_jobs(plan, manifests, o);
   const auto by_dataset = steps::jobs_by_dataset(jobs, requested);
-  try {
+  return steps::write_then_commit(jobs, o, plan.split, [&] {
     for (const auto& record : shards) {
       for (std::size_t d = 0; d < by_dataset.size(); ++d)
         if (by_dataset[d]) merge_dataset_shard(plan, record, static_cast<int>(d), *by_dataset[d]);
       if (steps::SignalScope::interrupted()) throw BuildInterrupted();
     }
-  } catch (...) {
-    for (auto& job : jobs) job.writer->abort();
-    throw;
-  }
-  steps::commit_all(jobs, o, plan.split);
-  std::vector<BuildResult> results;
-  for (auto& job : jobs) results.push_back(std::move(job.result));
-  return results;
+  });
 }
 
 }  // namespace mmb
@@ -680,17 +673,10 @@ std::vector<BuildResult> build_from_plan(const Converter& c, const Plan& plan, i
   o.plan_hash = plan.hash;
   steps::SignalScope signals;
   auto jobs = open_jobs(plan, manifests, o);
-  try {
+  return steps::write_then_commit(jobs, o, plan.split, [&] {
     prepare_converter(c, plan, requested);
     steps::render(c, steps::jobs_by_dataset(jobs, requested), o, plan.split.samples, 0, plan.split.samples.size());
-  } catch (...) {
-    for (auto& job : jobs) job.writer->abort();
-    throw;
-  }
-  steps::commit_all(jobs, o, plan.split);
-  std::vector<BuildResult> results;
-  for (auto& job : jobs) results.push_back(std::move(job.result));
-  return results;
+  });
 }
 
 }  // namespace mmb

@@ -57,14 +57,8 @@ int main(int argc, char** argv) {
   const int n = argc > 1 ? std::atoi(argv[1]) : 400;
   const fs::path work = argc > 2 ? argv[2] : "/tmp/mmb-bench-chest";
   const fs::path source = work / "source";
-  auto pngs = fs::exists(source) ? mmb::find_files_with_extension(source, {".png"}) : std::vector<fs::path>{};
-  if (static_cast<int>(pngs.size()) != n) {
-    fs::remove_all(source);
-    const std::string gen = "/usr/bin/python3 " + std::string(MMB_SOURCE_DIR) +
-                            "/tools/fixtures/make_bench_images.py " + source.string() + " --count " + std::to_string(n);
-    if (std::system(gen.c_str()) != 0) return 1;
-    pngs = mmb::find_files_with_extension(source, {".png"});
-  }
+  const auto pngs = mmb::bench::chest_bench_pngs(source, n);
+  if (pngs.empty()) return 1;
   std::printf("chestmnist benchmark: %zu images of 1024x1024, sizes 28/64/128/224\n", pngs.size());
   decode_ms_per_image(pngs);  // warm the page cache
   const double decode = decode_ms_per_image(pngs);

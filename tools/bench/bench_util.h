@@ -7,7 +7,12 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <string>
+#include <vector>
+
+#include "common/io/files.h"
 
 namespace mmb::bench {
 
@@ -43,6 +48,19 @@ inline CliRun run_command(const std::string& command, const std::string& out_fil
 // reported but not treated as a failure by callers that expect it.
 inline CliRun run_cli(const std::string& args) {
   return run_command(std::string(MMB_BUILD_DIR) + "/medmnist-build " + args);
+}
+
+// N noisy 1024^2 PNGs (ChestMNIST-sized) in `source`, made by make_bench_images.py unless
+// exactly N are already there; empty if the generator failed.
+inline std::vector<std::filesystem::path> chest_bench_pngs(const std::filesystem::path& source, int n) {
+  namespace fs = std::filesystem;
+  auto pngs = fs::exists(source) ? find_files_with_extension(source, {".png"}) : std::vector<fs::path>{};
+  if (static_cast<int>(pngs.size()) == n) return pngs;
+  fs::remove_all(source);
+  const std::string gen = "/usr/bin/python3 " + std::string(MMB_SOURCE_DIR) + "/tools/fixtures/make_bench_images.py " +
+                          source.string() + " --count " + std::to_string(n);
+  if (std::system(gen.c_str()) != 0) return {};
+  return find_files_with_extension(source, {".png"});
 }
 
 }  // namespace mmb::bench

@@ -408,6 +408,32 @@ int run_collection(const po::variables_map& vm, std::vector<std::string> flags, 
   return kOk;
 }
 
+// --out, --sizes, --on-error and --no-compress: what plan and build read past build_options().
+void read_output_options(const po::variables_map& vm, mmb::BuildOptions& o) {
+  o.out_dir = vm["out"].as<std::string>();
+  if (vm.count("sizes")) o.sizes = parse_sizes(vm["sizes"].as<std::string>());
+  const auto on_error = vm["on-error"].as<std::string>();
+  if (on_error != "fail" && on_error != "skip") throw UsageError("--on-error expects fail or skip");
+  o.on_error = on_error == "skip" ? mmb::OnError::Skip : mmb::OnError::Fail;
+  o.compress = !vm.count("no-compress");
+}
+
+// Datasets made by one converter are built (or planned) in one pass over their source;
+// requested sizes are checked against each dataset's before anything is read.
+using Passes = std::vector<std::pair<const mmb::Converter*, std::vector<mmb::Manifest>>>;
+Passes passes_by_converter(const std::vector<std::string>& flags, const po::variables_map& vm,
+                           const std::vector<int>& sizes) {
+  Passes passes;
+  for (const auto& flag : flags) {
+    const auto* c = &converter_for(flag);
+    auto it = std::find_if(passes.begin(), passes.end(), [&](const auto& p) { return p.first == c; });
+    if (it == passes.end()) it = passes.insert(passes.end(), {c, {}});
+    it->second.push_back(load_manifest(canonical_flag(flag), vm));
+    if (!sizes.empty()) check_sizes(sizes, it->second.back());
+  }
+  return passes;
+}
+
 int cmd_plan(int argc, char** argv) {
   auto d = source_options("plan options");
   d.add_options()("dataset", po::value<std::vector<std::string>>(), "dataset flags")(
@@ -425,22 +451,11 @@ int cmd_plan(int argc, char** argv) {
   if (flags.empty()) throw UsageError("plan needs at least one DATASET");
   if (!vm.count("out")) throw UsageError("--out DIR is required");
   auto o = build_options(vm);
-  o.out_dir = vm["out"].as<std::string>();
-  if (vm.count("sizes")) o.sizes = parse_sizes(vm["sizes"].as<std::string>());
-  const auto on_error = vm["on-error"].as<std::string>();
-  if (on_error != "fail" && on_error != "skip") throw UsageError("--on-error expects fail or skip");
-  o.on_error = on_error == "skip" ? mmb::OnError::Skip : mmb::OnError::Fail;
-  o.compress = !vm.count("no-compress");
+  read_output_options(vm, o);
   mmb::ManifestSource source;
   if (vm.count("manifests")) source.dir = fs::absolute(vm["manifests"].as<std::string>());
   if (vm.count("set")) source.overrides = vm["set"].as<std::vector<std::string>>();
-  std::vector<std::pair<const mmb::Converter*, std::vector<mmb::Manifest>>> passes;
-  for (const auto& flag : flags) {
-    const auto* c = &converter_for(flag);
-    auto it = std::find_if(passes.begin(), passes.end(), [&](const auto& p) { return p.first == c; });
-    if (it == passes.end()) it = passes.insert(passes.end(), {c, {}});
-    it->second.push_back(load_manifest(flag, vm));
-  }
+  const auto passes = passes_by_converter(flags, vm, o.sizes);
   if (vm.count("plan") && passes.size() > 1)
     throw UsageError("--plan names one file, but these datasets come from " + std::to_string(passes.size()) +
                      " sources; leave --plan out to get <out>/<dataset>.plan.json each");
@@ -500,25 +515,12 @@ int cmd_build(int argc, char** argv) {
   if (flags.empty()) throw UsageError("build needs at least one DATASET");
   if (!vm.count("out")) throw UsageError("--out DIR is required");
   auto o = build_options(vm);
-  o.out_dir = vm["out"].as<std::string>();
-  if (vm.count("sizes")) o.sizes = parse_sizes(vm["sizes"].as<std::string>());
   for (auto& flag : flags) flag = canonical_flag(flag);
-  const auto on_error = vm["on-error"].as<std::string>();
-  if (on_error != "fail" && on_error != "skip") throw UsageError("--on-error expects fail or skip");
-  o.on_error = on_error == "skip" ? mmb::OnError::Skip : mmb::OnError::Fail;
-  o.compress = !vm.count("no-compress");
+  read_output_options(vm, o);
   o.strict = vm.count("strict") > 0;
   const bool json = vm.count("json") > 0;
   o.progress = !vm.count("quiet") && !json;
-  // Datasets made by one converter are built in one pass over their source.
-  std::vector<std::pair<const mmb::Converter*, std::vector<mmb::Manifest>>> passes;
-  for (const auto& flag : flags) {
-    const auto* c = &converter_for(flag);
-    auto it = std::find_if(passes.begin(), passes.end(), [&](const auto& p) { return p.first == c; });
-    if (it == passes.end()) it = passes.insert(passes.end(), {c, {}});
-    it->second.push_back(load_manifest(flag, vm));
-    if (!o.sizes.empty()) check_sizes(o.sizes, it->second.back());
-  }
+  const auto passes = passes_by_converter(flags, vm, o.sizes);
   // Every pass runs before anything is reported, so no "wrote" line precedes a failure; if a
   // later pass fails, the files the earlier ones wrote are named on stderr.
   std::vector<std::pair<const mmb::Manifest*, mmb::BuildResult>> done;
