@@ -93,7 +93,7 @@ CropParams crop_params(const Manifest& m) {
   const std::string interpolation = m.get_string("preprocess.roi_interpolation", "linear");
   if (interpolation != "linear" && interpolation != "nearest")
     throw std::runtime_error(m.file.string() + ": preprocess.roi_interpolation must be linear or nearest");
-  return {m.get_number("preprocess.crop_mm", 64), static_cast<int>(m.get_number("preprocess.crop_voxels", 64)),
+  return {m.get_number("preprocess.crop_mm", 64), static_cast<int>(m.get_integer("preprocess.crop_voxels", 64, 1, 4096)),
           static_cast<float>(m.get_number("preprocess.mask_threshold", 0.5)),
           interpolation == "linear" ? RoiInterpolation::Linear : RoiInterpolation::Nearest,
           parse_resize_kernel(m.get_string("preprocess.resize_kernel", "area"))};

@@ -227,7 +227,7 @@ Volume voxel_crop(const Volume& image, const std::array<double, 3>& centroid_ind
 }
 
 CropParams crop_params(const Manifest& m) {
-  return {voxel_space_of(m), m.get_number("preprocess.crop_mm", 64), static_cast<int>(m.get_number("preprocess.crop_voxels", 64)),
+  return {voxel_space_of(m), m.get_number("preprocess.crop_mm", 64), static_cast<int>(m.get_integer("preprocess.crop_voxels", 64, 1, 4096)),
           HuWindow{m.get_number("preprocess.window_level", 400), m.get_number("preprocess.window_width", 1200)},
           static_cast<float>(m.get_number("preprocess.fill_hu", -1024)),
           parse_resize_kernel(m.get_string("preprocess.resize_kernel", "spline"))};

@@ -52,7 +52,7 @@ CropParams crop_params(const Manifest& m) {
   const std::string large = m.get_string("preprocess.large_sizes", "upsample");
   if (large != "upsample" && large != "native")
     throw std::runtime_error(m.file.string() + ": preprocess.large_sizes must be \"upsample\" or \"native\"");
-  return {m.get_number("preprocess.crop_mm", 28), static_cast<int>(m.get_number("preprocess.crop_voxels", 28)),
+  return {m.get_number("preprocess.crop_mm", 28), static_cast<int>(m.get_integer("preprocess.crop_voxels", 28, 1, 4096)),
           static_cast<float>(m.get_number("preprocess.fill_hu", -1024)),
           HuWindow{m.get_number("preprocess.window_level", -600), m.get_number("preprocess.window_width", 1500)},
           parse_resize_kernel(m.get_string("preprocess.resize_kernel", "spline")), large == "native",
@@ -248,7 +248,7 @@ class LidcIdri final : public Converter {
   static void add_samples(const DicomSeries& series, const lidc::ReadMessage& msg, const SeriesNodules& nodules,
                           int ordinal, const Manifest& m, Enumeration& e, lidc::ListingTally& t) {
     const auto rule = malignancy_rule(m);
-    const auto min_readers = static_cast<std::size_t>(m.get_number("source.min_readers", 1));
+    const auto min_readers = static_cast<std::size_t>(m.get_integer("source.min_readers", 1, 1, 1000));
     const auto& clusters = nodules.clustering.clusters;
     t.clusters += static_cast<int>(clusters.size());
     for (std::size_t c = 0; c < clusters.size(); ++c) {

@@ -260,7 +260,7 @@ std::vector<CtVolume> usable_volumes(const fs::path& source, const Manifest& m, 
 // are val, n_val from split.volume_ratios (115:16 -> 16 of 131), at least one of two or more.
 void split_volumes(std::vector<CtVolume>& volumes, const Manifest& m) {
   std::vector<std::pair<std::uint64_t, CtVolume*>> train;
-  const auto seed = static_cast<std::uint64_t>(m.get_number("split.seed", 0));
+  const auto seed = static_cast<std::uint64_t>(m.get_integer("split.seed", 0, 0, INT64_MAX));
   for (auto& ct : volumes)
     if (ct.test) ct.split = Split::Test;
     else train.emplace_back(group_hash(seed, ct.name), &ct);
@@ -284,7 +284,7 @@ CentralSliceRule slice_rule_of(const Manifest& m) {
   CentralSliceRule r;
   const auto range = m.get_numbers("preprocess.slice_range", {r.from, r.to});
   if (range.size() != 2) throw std::runtime_error(m.file.string() + ": preprocess.slice_range must have 2 numbers");
-  return {range[0], range[1], static_cast<int>(m.get_number("preprocess.slice_step", r.step))};
+  return {range[0], range[1], static_cast<int>(m.get_integer("preprocess.slice_step", r.step, 1, 10000))};
 }
 
 SliceGrid slice_grid_of(const Manifest& m) {

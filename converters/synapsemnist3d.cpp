@@ -262,12 +262,13 @@ class EmSynapses final : public Converter {
       throw InputError(spec.metadata, text);
     }
     for (int a = 0; a < 3; ++a) v.crop[a] = static_cast<int>(std::floor(crop_nm / spec.voxel_nm[a] + 0.5));
-    v.fill = static_cast<std::uint8_t>(m.get_number("preprocess.outside_fill", 0));
+    v.fill = static_cast<std::uint8_t>(m.get_integer("preprocess.outside_fill", 0, 0, 255));
     v.kernel = parse_resize_kernel(m.get_string("preprocess.resize_kernel", "spline"));
     SliceStackOptions o;
     o.hdf5_dataset = spec.dataset;
-    o.waiting_crop_bytes = static_cast<std::size_t>(
-        m.get_number("source.waiting_crops_mb", static_cast<double>(o.waiting_crop_bytes >> 20)) * (1 << 20));
+    o.waiting_crop_bytes = static_cast<std::size_t>(m.get_integer(
+                               "source.waiting_crops_mb", static_cast<std::int64_t>(o.waiting_crop_bytes >> 20), 0, 1 << 30))
+                           << 20;
     v.stack = open_slice_stack(spec.volume, o);
     const auto& s = v.stack->shape();
     if (std::max({s.width, s.height, s.depth}) >= (1 << kAxisBits)) throw InputError(spec.volume, "volume too large");

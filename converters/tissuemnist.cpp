@@ -81,7 +81,7 @@ std::string number_text(double v) {
 
 void add_hdf5_file(const fs::path& file, const Manifest& m, Enumeration& e) {
   const H5Id f = open_h5(file);
-  const auto first_label = static_cast<long>(m.get_number("source.first_label", 1));  // NephNet subtracts 1 [V]
+  const auto first_label = static_cast<long>(m.get_integer("source.first_label", 1, -1000000, 1000000));  // NephNet subtracts 1 [V]
   const VoxelShape shape = voxel_shape(m);
   for (const auto& part : kParts) {
     const auto data = find_rows(f.get(), part.data_key, file);

@@ -181,7 +181,7 @@ class IntraVessels final : public Converter {
 
   static VoxelizeParams voxelize_params(const Manifest& m) {
     VoxelizeParams p;
-    p.margin = static_cast<int>(m.get_number("preprocess.margin_voxels", p.margin));
+    p.margin = static_cast<int>(m.get_integer("preprocess.margin_voxels", p.margin, 0, 10000));
     return p;
   }
 };

@@ -1,5 +1,6 @@
 #include "common/manifest/manifest.h"
 
+#include <cmath>
 #include <cstdlib>
 #include <sstream>
 #include <stdexcept>
@@ -9,8 +10,16 @@ namespace fs = std::filesystem;
 namespace mmb {
 namespace {
 
+constexpr int kMaxEdge = 65536;  // far past any MedMNIST+ size (224), far below int overflow
+
 [[noreturn]] void fail(const Manifest& m, const std::string& why) {
   throw std::runtime_error(m.file.string() + ": " + why);
+}
+
+std::string toml_number(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
 }
 
 template <typename T>
@@ -31,7 +40,12 @@ void read_dataset_section(Manifest& m) {
   m.dim = static_cast<int>(required<int64_t>(m, "dataset.dim"));
   m.n_channels = static_cast<int>(required<int64_t>(m, "dataset.n_channels"));
   m.sizes.clear();
-  for (double s : m.get_numbers("dataset.sizes", {})) m.sizes.push_back(static_cast<int>(s));
+  for (double s : m.get_numbers("dataset.sizes", {})) {
+    // an edge length in pixels; checked before the cast (1e300 would be undefined behaviour)
+    if (!(s >= 1 && s <= kMaxEdge) || s != std::floor(s))
+      fail(m, "dataset.sizes holds " + toml_number(s) + "; sizes are whole numbers from 1 to " + std::to_string(kMaxEdge));
+    m.sizes.push_back(static_cast<int>(s));
+  }
   m.labels = m.get_strings("dataset.labels", {});
   const char* names[3] = {"train", "val", "test"};
   for (int i = 0; i < 3; ++i)
@@ -119,6 +133,24 @@ double Manifest::get_number(const std::string& key, double fallback) const {
   if (!node) return fallback;
   if (auto v = node.value<double>()) return *v;
   fail(*this, "key '" + key + "' should be a number");
+}
+
+std::int64_t Manifest::get_integer(const std::string& key, std::int64_t fallback, std::int64_t lo,
+                                   std::int64_t hi) const {
+  auto node = table.at_path(key);
+  if (!node) return fallback;
+  const auto range = " from " + std::to_string(lo) + " to " + std::to_string(hi);
+  if (auto i = node.as_integer()) {
+    if (i->get() < lo || i->get() > hi) fail(*this, "key '" + key + "' is " + std::to_string(i->get()) + "; it must be" + range);
+    return i->get();
+  }
+  auto d = node.value<double>();
+  if (!d) fail(*this, "key '" + key + "' should be a whole number");
+  // compare as double before casting: out-of-range doubles must never reach the cast
+  const bool fits_int64 = *d >= -0x1p63 && *d < 0x1p63;  // (double)INT64_MAX rounds up to 2^63
+  if (!fits_int64 || *d < static_cast<double>(lo) || *d > static_cast<double>(hi) || *d != std::floor(*d))
+    fail(*this, "key '" + key + "' is " + toml_number(*d) + "; it must be a whole number" + range);
+  return static_cast<std::int64_t>(*d);
 }
 
 bool Manifest::get_bool(const std::string& key, bool fallback) const {

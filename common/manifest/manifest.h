@@ -29,6 +29,9 @@ struct Manifest {
   // when the key is absent, and a wrong type throws std::runtime_error naming it.
   std::string get_string(const std::string& key, const std::string& fallback) const;
   double get_number(const std::string& key, double fallback) const;
+  // A whole number in [lo, hi] (a TOML integer, or a float with no fraction); anything else
+  // throws naming the key, so no out-of-range value reaches an integer cast.
+  std::int64_t get_integer(const std::string& key, std::int64_t fallback, std::int64_t lo, std::int64_t hi) const;
   bool get_bool(const std::string& key, bool fallback) const;
   std::vector<double> get_numbers(const std::string& key, std::vector<double> fallback) const;
   std::vector<std::string> get_strings(const std::string& key, std::vector<std::string> fallback) const;

@@ -52,7 +52,7 @@ SplitPlan plan_splits(Enumeration e, const Manifest& m, const BuildOptions& o) {
   }
   plan.grouped = o.group_by_subject.value_or(m.get_string("split.group", "subject") != "none");
   plan.group_from = o.group_by_subject ? "--group" : "manifest";
-  plan.seed = o.seed.value_or(static_cast<std::uint64_t>(m.get_number("split.seed", 0)));
+  plan.seed = o.seed.value_or(static_cast<std::uint64_t>(m.get_integer("split.seed", 0, 0, INT64_MAX)));
   plan.seed_from = o.seed ? "--seed" : "manifest";
   // "per-class" is MedMNIST's rule (common/split/split.h); "pooled" the older
   // round-half-up split of all samples at once, kept for manifests without the key.

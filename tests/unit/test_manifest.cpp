@@ -138,3 +138,29 @@ TEST(ManifestFiles, EveryRepositoryManifestLoads) {
     EXPECT_NO_THROW(preprocess_params(m)) << entry.path();
   }
 }
+
+// Found by fuzz_manifest in CI: "sizes = [1e300]" reached static_cast<int> (undefined behaviour,
+// UBSan float-cast-overflow). Whole numbers are now range-checked before any cast.
+TEST(Manifest, OutOfRangeNumbersAreNamedErrorsNotCasts) {
+  for (const char* sizes : {"[1e300]", "[-28]", "[28.5]", "[0]", "[nan]", "[inf]"}) {
+    std::string text = kValid;
+    text.replace(text.find("[28, 64]"), 8, sizes);
+    try {
+      load_manifest(write_manifest("toymnist.toml", text));
+      ADD_FAILURE() << sizes << " was accepted";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("dataset.sizes"), std::string::npos) << e.what();
+    }
+  }
+  auto m = load_manifest(write_manifest("toymnist.toml", kValid));
+  EXPECT_EQ(m.get_integer("split.seed", 7, 0, 100), 7);  // absent: the fallback
+  m.apply_override("split.seed=42");
+  EXPECT_EQ(m.get_integer("split.seed", 0, 0, INT64_MAX), 42);
+  m.apply_override("split.seed=3.0");
+  EXPECT_EQ(m.get_integer("split.seed", 0, 0, INT64_MAX), 3);
+  for (const char* bad : {"split.seed=-1", "split.seed=1e300", "split.seed=2.5", "split.seed=9.3e18", "split.seed=nan"}) {
+    m.apply_override(bad);
+    EXPECT_THROW(m.get_integer("split.seed", 0, 0, INT64_MAX), std::runtime_error) << bad;
+  }
+  EXPECT_THROW(m.get_integer("preprocess.crop", 0, 0, 10), std::runtime_error);  // a string
+}
