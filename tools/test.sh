@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds, runs ctest. With no arguments (as CI
 # runs it) two more stages follow: the sanitizer build (tools/sanitize.sh: ASan + UBSan, unit
-# tests and representative end-to-end builds) and the fuzzers (tools/fuzz.sh, FUZZ_SECONDS each).
+# tests and representative end-to-end builds) and the fuzzers (tools/fuzz.sh, FUZZ_RUNS inputs each).
 # Arguments go to ctest and skip those stages (e.g. tools/test.sh -R Montage); so does
 # MMB_QUICK=1.
 set -euo pipefail
