@@ -188,11 +188,10 @@ void steps::record_enumeration_problems(const Enumeration& e, OnError on_error, 
   }
 }
 
-namespace {
 // Ids an index map or list files name that the source lacks: with an index map each
 // one would shift every later index, so they stop the build (--on-error fail) or are
 // recorded as skipped; images in no list file are left out, and said so.
-void record_plan_problems(const SplitPlan& plan, const BuildOptions& o, std::vector<Job>& jobs) {
+void steps::record_plan_problems(const SplitPlan& plan, const BuildOptions& o, std::vector<Job>& jobs) {
   const auto listed = [](const std::vector<std::string>& ids) {
     std::string text;
     for (std::size_t i = 0; i < ids.size() && i < 5; ++i) text += (i ? ", " : "") + ids[i];
@@ -220,7 +219,7 @@ void record_plan_problems(const SplitPlan& plan, const BuildOptions& o, std::vec
 
 // A configuration error (a bad kernel name, say) skips every sample; it must not end
 // in empty archives with exit 0. A build that planned samples and skipped them all fails.
-void check_not_all_skipped(const std::vector<Job>& jobs, const SplitPlan& plan, const std::vector<const Manifest*>& requested) {
+void steps::check_not_all_skipped(const std::vector<Job>& jobs, const SplitPlan& plan, const std::vector<const Manifest*>& requested) {
   for (const auto& job : jobs) {
     const auto planned = std::count_if(plan.samples.begin(), plan.samples.end(),
                                        [&](const Sample& s) { return requested[s.dataset] == job.manifest; });
@@ -231,6 +230,8 @@ void check_not_all_skipped(const std::vector<Job>& jobs, const SplitPlan& plan, 
                            ") was skipped; the last reason: " + job.result.skipped.back().reason);
   }
 }
+
+namespace {
 
 class Pass {
  public:
@@ -420,7 +421,7 @@ std::vector<BuildResult> build_datasets(const Converter& c, const std::vector<Ma
   Enumeration e = enumerate_requested(c, requested, o.source);
   steps::record_enumeration_problems(e, o.on_error, o.strict, jobs);
   const SplitPlan plan = plan_splits(std::move(e), manifests.front(), o);
-  record_plan_problems(plan, o, jobs);
+  steps::record_plan_problems(plan, o, jobs);
 
   fs::create_directories(o.out_dir);
   for (const auto& line : recover_output_dir(o.out_dir)) std::cerr << "medmnist-build: " << line << "\n";
@@ -429,7 +430,7 @@ std::vector<BuildResult> build_datasets(const Converter& c, const std::vector<Ma
   for (auto& job : jobs) job.writer = std::make_unique<DatasetWriter>(*job.manifest, job.sizes, o.out_dir, npz);
   return steps::write_then_commit(jobs, o, plan, [&] {
     steps::render(c, steps::jobs_by_dataset(jobs, requested), o, plan.samples, 0, plan.samples.size());
-    check_not_all_skipped(jobs, plan, requested);
+    steps::check_not_all_skipped(jobs, plan, requested);
   });
 }
 

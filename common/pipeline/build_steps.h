@@ -26,6 +26,13 @@ std::vector<Job> make_jobs(const std::vector<Manifest>& manifests, const BuildOp
 std::vector<Job*> jobs_by_dataset(std::vector<Job>& jobs, const std::vector<const Manifest*>& requested);
 // Fails on the first problem (--on-error fail) or records them all in every job.
 void record_enumeration_problems(const Enumeration& enumeration, OnError on_error, bool strict, std::vector<Job>& jobs);
+// Ids an index map or list files name that the source lacks (and, for lists, images in no
+// list): fails (--on-error fail with an index map) or records them in every job.
+void record_plan_problems(const SplitPlan& plan, const BuildOptions& o, std::vector<Job>& jobs);
+// Throws when a dataset planned samples and every one was skipped (a configuration error
+// must not end in empty archives with exit 0).
+void check_not_all_skipped(const std::vector<Job>& jobs, const SplitPlan& plan,
+                           const std::vector<const Manifest*>& requested);
 
 // The first sample of each unit run: a plan may only be cut there.
 std::vector<std::size_t> unit_starts(const std::vector<Sample>& samples);

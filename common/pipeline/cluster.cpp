@@ -19,6 +19,7 @@
 #include "common/npz/npz_reader.h"
 #include "common/pipeline/build_steps.h"
 #include "common/pipeline/output_commit.h"
+#include "common/pipeline/settings.h"
 #include "common/pipeline/sidecar.h"
 
 namespace fs = std::filesystem;
@@ -50,7 +51,8 @@ json options_json(const BuildOptions& o) {
           {"ratios", optional_json(o.ratios)},
           {"lists_dir", o.lists_dir.string()},
           {"group_by_subject", optional_json(o.group_by_subject)},
-          {"seed", optional_json(o.seed)}};
+          {"seed", optional_json(o.seed)},
+          {"strict", o.strict}};
 }
 
 BuildOptions options_from(const json& j) {
@@ -67,6 +69,7 @@ BuildOptions options_from(const json& j) {
   o.lists_dir = j.at("lists_dir").get<std::string>();
   if (!j.at("group_by_subject").is_null()) o.group_by_subject = j["group_by_subject"].get<bool>();
   if (!j.at("seed").is_null()) o.seed = j["seed"].get<std::uint64_t>();
+  o.strict = j.at("strict").get<bool>();
   return o;
 }
 
@@ -317,6 +320,7 @@ Plan make_plan(const Converter& c, const std::vector<Manifest>& manifests, const
   if (o.index_map && manifests.size() > 1)
     throw std::invalid_argument("--index-map applies to one dataset; plan the datasets one by one");
   const auto requested = steps::by_dataset_index(c, manifests);
+  for (const auto& m : manifests) validate_settings(m);  // in the plan, not in n shards at their first sample
   auto jobs = steps::make_jobs(manifests, o);  // checks --sizes against every dataset now, not in the shards
   Plan p;
   p.tool_version = MMB_VERSION;
@@ -334,6 +338,7 @@ Plan make_plan(const Converter& c, const std::vector<Manifest>& manifests, const
   p.enumeration.notes = e.notes;
   p.enumeration.quirks = e.quirks;
   p.split = plan_splits(std::move(e), manifests.front(), o);
+  steps::record_plan_problems(p.split, o, jobs);  // throws with --on-error fail and an index map
   for (const auto& s : p.split.samples) {
     std::error_code ec;
     const auto size = fs::file_size(s.path, ec);
@@ -565,6 +570,7 @@ namespace {
 std::vector<steps::Job> open_jobs(const Plan& plan, const std::vector<Manifest>& manifests, const BuildOptions& o) {
   auto jobs = steps::make_jobs(manifests, o);
   steps::record_enumeration_problems(plan.enumeration, o.on_error, o.strict, jobs);
+  steps::record_plan_problems(plan.split, o, jobs);
   fs::create_directories(o.out_dir);
   for (const auto& line : recover_output_dir(o.out_dir)) std::cerr << "medmnist-build: " << line << "\n";
   NpzOptions npz;
@@ -594,6 +600,7 @@ std::vector<BuildResult> merge_shards(const Converter& c, const Plan& plan, cons
         if (by_dataset[d]) merge_dataset_shard(plan, record, static_cast<int>(d), *by_dataset[d]);
       if (steps::SignalScope::interrupted()) throw BuildInterrupted();
     }
+    steps::check_not_all_skipped(jobs, plan.split, requested);
   });
 }
 
@@ -676,6 +683,7 @@ std::vector<BuildResult> build_from_plan(const Converter& c, const Plan& plan, i
   return steps::write_then_commit(jobs, o, plan.split, [&] {
     prepare_converter(c, plan, requested);
     steps::render(c, steps::jobs_by_dataset(jobs, requested), o, plan.split.samples, 0, plan.split.samples.size());
+    steps::check_not_all_skipped(jobs, plan.split, requested);
   });
 }
 

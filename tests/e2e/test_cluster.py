@@ -12,10 +12,11 @@ import tempfile
 import time
 import unittest
 
-from mmbtest import BINARY, TempDirTest, load_tool, run, sha256
+from mmbtest import BINARY, TempDirTest, load_tool, run, sha256, write_index_map
 
 lits = load_tool("make_lits_fixture")
 chest = load_tool("make_chest_fixture")
+ham = load_tool("make_ham10000_fixture")
 
 ORGAN_FLAGS = ("organamnist", "organcmnist", "organsmnist", "organmnist3d")
 
@@ -203,6 +204,46 @@ class ChestSkipsAndStoredMembers(TempDirTest):
         self.assertIn("00000003_000.png", results[failed[0]].stderr)
         proc = run("merge", "--plan", plan_file, check=False)
         self.assertIn(f"missing shard-{failed[0]:04d}-of-0002.json", proc.stderr)
+
+
+class PlanChecksWhatABuildChecks(TempDirTest):
+    """plan fails where build fails, and a merged sidecar records what a one-machine build's
+    records: ids an index map names that the source lacks, settings, --strict."""
+
+    def setUp(self):
+        super().setUp()
+        names = sorted(ham.generate(self.tmp / "src", lesions=6)["images"])
+        rows = [(("train", "val", "test")[i % 3], i, n) for i, n in enumerate(names)] + [("test", 99, "ISIC_9999999")]
+        write_index_map(self.tmp / "map.csv", rows)
+
+    def test_an_index_map_id_the_source_lacks_fails_the_plan_naming_it(self):
+        proc = run("plan", "dermamnist", "--source", self.tmp / "src", "--out", self.tmp / "out",
+                   "--index-map", self.tmp / "map.csv", check=False)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("map.csv: 1 id(s) named here are not in the source: ISIC_9999999", proc.stderr)
+        self.assertFalse((self.tmp / "out" / "dermamnist.plan.json").exists())
+
+    def test_with_skip_the_merged_sidecar_records_it_as_a_one_machine_build_does(self):
+        extra = ("--index-map", self.tmp / "map.csv", "--on-error", "skip", "--sizes", "28")
+        run("build", "dermamnist", "--source", self.tmp / "src", "--out", self.tmp / "one", "-q", *extra)
+        expected = outputs(self.tmp / "one")
+        self.assertIn({"input": "ISIC_9999999", "reason": "named by map.csv but not in the source"},
+                      json.loads(expected["dermamnist.json"])["skipped"])
+        plan_file = plan(self.tmp / "src", self.tmp / "out", ["dermamnist"], *extra)
+        run_shards(plan_file, 2)
+        run("merge", "--plan", plan_file, "-q")
+        self.assertEqual(outputs(self.tmp / "out"), expected)
+
+    def test_a_bad_setting_fails_the_plan_not_the_shards(self):
+        proc = run("plan", "dermamnist", "--source", self.tmp / "src", "--out", self.tmp / "out",
+                   "--set", "preprocess.resize_kernel=bogus", check=False)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("bogus", proc.stderr)
+        self.assertFalse((self.tmp / "out" / "dermamnist.plan.json").exists())
+
+    def test_strict_is_a_plan_option_the_shards_inherit(self):
+        plan_file = plan(self.tmp / "src", self.tmp / "out", ["dermamnist"], "--strict", "--sizes", "28")
+        self.assertTrue(json.loads(plan_file.read_text())["options"]["strict"])
 
 
 class ShardOption(TempDirTest):

@@ -369,6 +369,7 @@ int run_collection(const po::variables_map& vm, std::vector<std::string> flags, 
   o.on_error = !vm["on-error"].defaulted() ? (on_error == "skip" ? mmb::OnError::Skip : mmb::OnError::Fail)
                                            : config.on_error.value_or(mmb::OnError::Fail);
   o.compress = vm.count("no-compress") ? false : config.compress.value_or(true);
+  o.strict = vm.count("strict") > 0;
   o.progress = !vm.count("quiet");
   mmb::ManifestSource manifests_from;
   if (vm.count("manifests")) manifests_from.dir = fs::absolute(vm["manifests"].as<std::string>());
@@ -416,6 +417,7 @@ void read_output_options(const po::variables_map& vm, mmb::BuildOptions& o) {
   if (on_error != "fail" && on_error != "skip") throw UsageError("--on-error expects fail or skip");
   o.on_error = on_error == "skip" ? mmb::OnError::Skip : mmb::OnError::Fail;
   o.compress = !vm.count("no-compress");
+  o.strict = vm.count("strict") > 0;
 }
 
 // Datasets made by one converter are built (or planned) in one pass over their source;
@@ -442,6 +444,7 @@ int cmd_plan(int argc, char** argv) {
       "sizes", po::value<std::string>(), "comma-separated sizes (default: all the dataset has)")(
       "on-error", po::value<std::string>()->default_value("fail"), "fail | skip: stop at a bad input, or record it")(
       "no-compress", "write STORED members instead of DEFLATE")(
+      "strict", "known source quirks (e.g. LIDC series pylidc cannot cluster) stop the plan instead of being skipped")(
       "config", po::value<std::string>(), "sources.toml: a source folder per dataset (docs/cluster.md)")(
       "quiet,q", "no progress output");
   std::vector<std::string> flags;
@@ -517,7 +520,6 @@ int cmd_build(int argc, char** argv) {
   auto o = build_options(vm);
   for (auto& flag : flags) flag = canonical_flag(flag);
   read_output_options(vm, o);
-  o.strict = vm.count("strict") > 0;
   const bool json = vm.count("json") > 0;
   o.progress = !vm.count("quiet") && !json;
   const auto passes = passes_by_converter(flags, vm, o.sizes);
