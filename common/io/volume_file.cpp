@@ -326,6 +326,16 @@ Volume read_volume_header(const fs::path& file) {
   return v;
 }
 
+std::string probe_volume_file(const fs::path& file) {
+  try {
+    io_for(file);
+    check_complete(file);
+    return "";
+  } catch (const InputError& e) {
+    return e.reason();
+  }
+}
+
 Volume read_volume_file(const fs::path& file) {
   io_for(file);  // missing or not NIfTI: say so before anything else
   check_complete(file);

@@ -76,6 +76,12 @@ json problems_json(const std::vector<Problem>& problems) {
   return a;
 }
 
+json decoder_warnings_json(const std::vector<DecoderWarning>& warnings) {
+  json a = json::array();
+  for (const auto& w : warnings) a.push_back({{"id", w.id}, {"file", w.file}, {"warning", w.warning}});
+  return a;
+}
+
 std::vector<Problem> problems_from(const json& a) {
   std::vector<Problem> out;
   for (const auto& p : a) out.push_back({p.at(0).get<std::string>(), p.at(1).get<std::string>()});
@@ -287,6 +293,9 @@ void merge_dataset_shard(const Plan& plan, const ShardRecord& record, int datase
   auto skipped = problems_from(d.at("skipped")), dropped = problems_from(d.at("dropped"));
   job.result.skipped.insert(job.result.skipped.end(), skipped.begin(), skipped.end());
   job.result.dropped.insert(job.result.dropped.end(), dropped.begin(), dropped.end());
+  for (const auto& w : d.value("decoder_warnings", json::array()))
+    job.result.decoder_warnings.push_back(
+        {w.at("id").get<std::string>(), w.at("file").get<std::string>(), w.at("warning").get<std::string>()});
 }
 
 // The synapsemnist3d converter opens its volumes in enumerate() and render()
@@ -539,6 +548,7 @@ ShardResult build_shard(const Converter& c, const Plan& plan, ShardIndex shard, 
       d["ids"] = std::move(ids);
       d["skipped"] = problems_json(job.result.skipped);
       d["dropped"] = problems_json(job.result.dropped);
+      d["decoder_warnings"] = decoder_warnings_json(job.result.decoder_warnings);
       const auto files = job.writer->finish();
       for (std::size_t i = 0; i < files.size(); ++i) {
         d["files"][std::to_string(job.sizes[i])] = files[i].second.filename().string();

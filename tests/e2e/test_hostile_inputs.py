@@ -1,5 +1,7 @@
 """Corrupt, truncated and hostile inputs (issue 13): each becomes a named error, a recorded
 skip or a usage error, never a crash, a silent drop or an empty archive with exit 0."""
+import gzip
+import json
 import pathlib
 import unittest
 
@@ -322,6 +324,74 @@ class Check(TempDirTest):
         self.assertIn(victim.name, deep.stdout)
         self.assertIn("1 unreadable", deep.stdout)
         self.assertIn("--deep", run("check", "--help").stdout)
+
+
+class DecoderWarnings(TempDirTest):
+    """libjpeg warns ("Corrupt JPEG data: ...") about damaged entropy-coded data and goes on;
+    the warning is recorded per sample in the sidecar and counted in the summary."""
+
+    def setUp(self):
+        super().setUp()
+        load_tool("make_pbc_fixture").generate(self.tmp / "src")
+        # 16 bytes flipped in each JPEG from the first byte-stuffed FF 00 past the middle:
+        # some files become undecodable (skipped), the others decode with a warning.
+        for jpg in sorted((self.tmp / "src").rglob("*.jpg"))[::2]:  # half: --strict --on-error skip keeps some
+            data = bytearray(jpg.read_bytes())
+            start = data.find(b"\xff\x00", len(data) // 2)
+            for i in range(start, start + 16):
+                data[i] ^= 0xFF
+            jpg.write_bytes(bytes(data))
+
+    def test_a_warning_names_the_kept_sample_and_is_counted(self):
+        proc = build("bloodmnist", self.tmp / "src", self.tmp / "out", "--on-error", "skip", "--json")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        side = sidecar(self.tmp / "out", "bloodmnist", 28)
+        warned = side["decoder_warnings"]
+        self.assertTrue(warned, "no decoder warning recorded")
+        kept = {i for ids in side["source_ids"].values() for i in ids}
+        for w in warned:
+            self.assertIn(w["id"], kept)
+            self.assertTrue(w["file"].endswith(w["id"]), w)
+            self.assertTrue(w["warning"].startswith("libjpeg: "), w)
+        self.assertTrue(any("Corrupt JPEG data" in w["warning"] for w in warned), warned)
+        summary = json.loads(proc.stdout)["datasets"][0]
+        self.assertEqual(summary["decoder_warnings"], len(warned))
+        self.assertTrue(any("decoder warning(s)" in w for w in summary["warnings"]), summary["warnings"])
+
+    def test_strict_makes_a_warning_an_input_error_naming_the_file(self):
+        proc = build("bloodmnist", self.tmp / "src", self.tmp / "out", "--strict")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertRegex(proc.stderr, r"\.jpg: (cannot decode image|libjpeg: )")
+        proc = build("bloodmnist", self.tmp / "src", self.tmp / "out", "--strict", "--on-error", "skip")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        side = sidecar(self.tmp / "out", "bloodmnist", 28)
+        self.assertEqual(side["decoder_warnings"], [])
+        self.assertTrue(any("a decoder warning; without --strict" in s["reason"] for s in side["skipped"]))
+
+
+class CheckNonImageHeaders(TempDirTest):
+    def test_a_nifti_with_a_header_and_no_voxels_is_unreadable(self):
+        load_tool("make_ribfrac_fixture").generate(self.tmp / "src")
+        victim = sorted(p for p in (self.tmp / "src").rglob("*-image.nii.gz") if "__MACOSX" not in str(p))[0]
+        with gzip.open(victim, "rb") as f:
+            header = f.read(352)
+        victim.write_bytes(gzip.compress(header))
+        proc = run("check", "fracturemnist3d", "--source", self.tmp / "src", check=False)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertIn("unreadable: " + str(victim.relative_to(self.tmp / "src")) + ": truncated or corrupt gzip", proc.stdout)
+
+    def test_a_dicom_slice_without_pixel_data_is_unreadable(self):
+        import pydicom
+        load_tool("make_lidc_fixture").generate(self.tmp / "src", patients=1)
+        self.assertIn(" 0 unreadable", run("check", "nodulemnist3d", "--source", self.tmp / "src", check=False).stdout)
+        series = max({p.parent for p in (self.tmp / "src").rglob("*.dcm")}, key=lambda d: len(list(d.glob("*.dcm"))))
+        victim = sorted(series.glob("*.dcm"))[5]
+        ds = pydicom.dcmread(victim)
+        del ds.PixelData
+        ds.save_as(victim)
+        proc = run("check", "nodulemnist3d", "--source", self.tmp / "src", check=False)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertIn(victim.name + ": DICOM file has no pixel data (7FE0,0010)", proc.stdout)
 
 
 if __name__ == "__main__":

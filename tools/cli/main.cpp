@@ -307,7 +307,8 @@ nlohmann::ordered_json result_json(const mmb::Manifest& m, const mmb::BuildResul
                        {"sha256", out.sha256},
                        {"replaced", std::find(replaced.begin(), replaced.end(), out.npz) != replaced.end()}});
   return {{"dataset", m.flag}, {"counts", split_counts_json(r.counts)}, {"outputs", outputs},
-          {"skipped", problems_json(r.skipped)}, {"dropped", problems_json(r.dropped)}, {"warnings", r.warnings}};
+          {"skipped", problems_json(r.skipped)}, {"dropped", problems_json(r.dropped)},
+          {"decoder_warnings", r.decoder_warnings.size()}, {"warnings", r.warnings}};
 }
 
 void print_result(const mmb::Manifest& m, const mmb::BuildResult& r) {
@@ -505,7 +506,8 @@ int cmd_build(int argc, char** argv) {
       "sizes", po::value<std::string>(), "comma-separated sizes (default: all the dataset has)")(
       "on-error", po::value<std::string>()->default_value("fail"), "fail | skip: stop at a bad input, or record it")(
       "no-compress", "write STORED members instead of DEFLATE")(
-      "strict", "known source quirks (e.g. LIDC series pylidc cannot cluster) stop the build instead of being skipped")("quiet,q", "no progress output");
+      "strict", "known source quirks (e.g. LIDC series pylidc cannot cluster) stop the build instead of being skipped, "
+      "and a decoder warning (\"Corrupt JPEG data\") makes its sample an input error")("quiet,q", "no progress output");
   std::vector<std::string> flags;
   auto vm = parse(argc, argv, d, "dataset", &flags);
   if (vm.count("help")) return std::cout << "usage: medmnist-build build DATASET... --source DIR --out DIR\n" << d, kOk;
