@@ -137,7 +137,7 @@ std::string check_image_header(std::span<const unsigned char> bytes, const Image
   if (w == 0 || h == 0) return "image header states a zero size (" + std::to_string(w) + "x" + std::to_string(h) + ")";
   if (w > limits.max_pixels / h)
     return "image header states " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than the limit of " +
-           std::to_string(limits.max_pixels) + " (ImageLimits::max_pixels)";
+           std::to_string(limits.max_pixels) + " (--limit image_pixels)";
   return "";
 }
 

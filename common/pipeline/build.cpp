@@ -77,7 +77,10 @@ Rendered render_one(const Converter& c, const Job& job, const Sample& s, const U
   Rendered out;
   decoder_warnings_of_this_thread().clear();
   try {
-    out.images = c.render(s, *job.manifest, job.sizes, unit);
+    // Isolated: while a nested parallel loop (a resize) waits, this thread must not pick up
+    // another sample's render, which would clear this sample's thread-local warnings
+    // (oneTBB's documented use of isolate() for thread-local state).
+    tbb::this_task_arena::isolate([&] { out.images = c.render(s, *job.manifest, job.sizes, unit); });
     out.decoder_warnings = std::move(decoder_warnings_of_this_thread());
     // --strict: a file the decoder had to repair is not trusted (default: kept, as libjpeg keeps it).
     if (o.strict && !out.decoder_warnings.empty())

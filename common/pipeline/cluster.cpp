@@ -18,6 +18,7 @@
 
 #include "common/npz/npz_reader.h"
 #include "common/pipeline/build_steps.h"
+#include "common/pipeline/json_text.h"
 #include "common/pipeline/output_commit.h"
 #include "common/pipeline/sidecar.h"
 
@@ -348,7 +349,7 @@ Plan make_plan(const Converter& c, const std::vector<Manifest>& manifests, const
     const auto size = fs::file_size(s.path, ec);
     p.source_bytes.push_back(ec ? 0 : size);
   }
-  p.hash = sha256_hex(plan_json(p).dump());
+  p.hash = sha256_hex(dump_json(plan_json(p)));
   return p;
 }
 
@@ -372,7 +373,7 @@ Plan read_plan(const fs::path& file) {
   if (doc.value("format", "") != kPlanFormat) throw std::runtime_error(file.string() + ": not a medmnist-build plan");
   const std::string recorded = doc.value("sha256", "");
   doc.erase("sha256");
-  if (sha256_hex(doc.dump()) != recorded)
+  if (sha256_hex(dump_json(doc)) != recorded)
     throw std::runtime_error(file.string() + ": the plan's content does not match its sha256 (edited or damaged)");
   Plan p;
   p.hash = recorded;

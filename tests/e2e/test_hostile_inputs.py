@@ -167,7 +167,7 @@ class HostileNpz(TempDirTest):
         proc = run("montage", self.tmp / "wide.npz", "--out", self.tmp / "w.png", check=False,
                    preexec_fn=limited_memory(3 << 30))
         self.assertEqual(proc.returncode, 1, proc.stderr)
-        self.assertIn("MontageOptions::max_bytes", proc.stderr)
+        self.assertIn("more than the limit of 1073741824 bytes (--limit montage_bytes)", proc.stderr)
 
 
 def huge_gray_png(path, side=32000):
@@ -209,6 +209,43 @@ class ImageSizes(TempDirTest):
         proc = build("dermamnist", self.tmp / "src", self.tmp / "out", "--on-error", "skip")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(len(sidecar(self.tmp / "out", "dermamnist", 28)["skipped"]), 1)
+
+
+class Limits(TempDirTest):
+    """--limit NAME=VALUE sets what a header may claim (common/core/limits.h)."""
+
+    def test_lowering_a_limit_turns_a_normal_fixture_into_a_named_error(self):
+        load_tool("make_busi_fixture").generate(self.tmp / "busi")
+        proc = build("breastmnist", self.tmp / "busi", self.tmp / "out", "--limit", "image_pixels=1000")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("pixels, more than the limit of 1000 (--limit image_pixels)", proc.stderr)
+        self.assertEqual(build("breastmnist", self.tmp / "busi", self.tmp / "out").returncode, 0)
+        proc = run("montage", self.tmp / "out" / "breastmnist.npz", "--out", self.tmp / "m.png",
+                   "--limit", "montage_bytes=100", check=False)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("more than the limit of 100 bytes (--limit montage_bytes)", proc.stderr)
+        load_tool("make_ribfrac_fixture").generate(self.tmp / "rf")
+        proc = run("check", "fracturemnist3d", "--source", self.tmp / "rf", "--limit", "nifti_voxel_bytes=1000", check=False)
+        self.assertEqual(proc.returncode, 1, proc.stdout)
+        self.assertIn("more than the limit of 1000 (--limit nifti_voxel_bytes)", proc.stdout)
+
+    def test_raising_a_limit_admits_a_large_header(self):
+        busi = load_tool("make_busi_fixture")
+        m = busi.generate(self.tmp / "src")
+        huge_gray_png(self.tmp / "src" / m["images"][sorted(n for n in m["images"] if n.endswith(".png"))[0]]["path"])
+        proc = run("check", "breastmnist", "--source", self.tmp / "src", check=False)
+        self.assertIn("32000x32000 pixels, more than the limit of 134217728", proc.stdout)
+        proc = run("check", "breastmnist", "--source", self.tmp / "src", "--limit", "image_pixels=2^30", check=False)
+        self.assertIn(" 0 unreadable", proc.stdout)
+
+    def test_an_unknown_limit_or_a_bad_value_is_a_usage_error(self):
+        cases = {"image_pixel=5": "unknown limit 'image_pixel' (limits: image_pixels, nifti_voxel_bytes, montage_bytes)",
+                 "image_pixels=0": "expects a positive integer or 2^N, got '0'",
+                 "image_pixels=2^64": "got '2^64'", "image_pixels": "expects NAME=VALUE"}
+        for value, message in cases.items():
+            proc = build("breastmnist", self.tmp / "nowhere", self.tmp / "out", "--limit", value)
+            self.assertEqual(proc.returncode, 2, (value, proc.stderr))
+            self.assertIn(message, proc.stderr)
 
 
 class SynapseInputs(TempDirTest):
@@ -392,6 +429,36 @@ class CheckNonImageHeaders(TempDirTest):
         proc = run("check", "nodulemnist3d", "--source", self.tmp / "src", check=False)
         self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
         self.assertIn(victim.name + ": DICOM file has no pixel data (7FE0,0010)", proc.stdout)
+
+
+class NonUtf8Names(TempDirTest):
+    """A file name with byte 0xff becomes a sample id; sidecars and --json escape it as
+    \\udcff (surrogateescape), which Python reads back as os.listdir() spells the name."""
+
+    def test_a_file_named_with_byte_0xff_is_written_losslessly(self):
+        import os
+        import subprocess
+        from mmbtest import BINARY
+        load_tool("make_pbc_fixture").generate(self.tmp / "src")
+        first = sorted((self.tmp / "src").rglob("*.jpg"))[0]
+        renamed = os.fsencode(first.parent) + b"/BA_\xff" + os.fsencode(first.name)[3:]
+        os.rename(os.fsencode(first), renamed)
+        name = os.fsdecode(os.path.basename(renamed))  # 'BA_\udcff...', as os.listdir() gives it
+        proc = subprocess.run([str(BINARY), "build", "bloodmnist", "--source", str(self.tmp / "src"), "--out",
+                               str(self.tmp / "out"), "--sizes", "28", "-q", "--json"], capture_output=True)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        raw = (self.tmp / "out" / "bloodmnist.json").read_bytes()
+        self.assertIn(b"BA_\\udcff", raw)
+        ids = [i for ids in json.loads(raw)["source_ids"].values() for i in ids]
+        self.assertIn(name, ids)
+        self.assertEqual(os.fsencode(name), os.path.basename(renamed))
+        self.assertEqual(json.loads(proc.stdout)["datasets"][0]["dataset"], "bloodmnist")
+        (self.tmp / "src" / "stray").mkdir()
+        os.rename(renamed, os.fsencode(self.tmp / "src" / "stray") + b"/x\xff.jpg")
+        proc = subprocess.run([str(BINARY), "check", "bloodmnist", "--source", str(self.tmp / "src"), "--json"],
+                              capture_output=True)
+        self.assertIn(proc.returncode, (0, 1), proc.stderr)
+        json.loads(proc.stdout)  # valid JSON, whatever it reports
 
 
 if __name__ == "__main__":
