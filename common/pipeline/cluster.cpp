@@ -345,6 +345,10 @@ Plan make_plan(const Converter& c, const std::vector<Manifest>& manifests, const
   p.enumeration.quirks = e.quirks;
   p.split = plan_splits(std::move(e), manifests.front(), o);
   for (const auto& s : p.split.samples) {
+    // The shards read the plan back with nlohmann's parser, which refuses the \udcXX
+    // escapes dump_json() writes for bytes that are not UTF-8: say so now, not in every shard.
+    if (!is_utf8(s.id) || !is_utf8(s.path.string()))
+      throw InputError(s.path, "the file name is not UTF-8, which a plan file cannot carry; rename it, or build on one machine");
     std::error_code ec;
     const auto size = fs::file_size(s.path, ec);
     p.source_bytes.push_back(ec ? 0 : size);

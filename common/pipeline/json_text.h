@@ -19,6 +19,8 @@ namespace mmb {
 // surrogates, at most U+10FFFF), or 0 when s[i] does not start one.
 std::size_t utf8_sequence_length(std::string_view s, std::size_t i);
 
+bool is_utf8(std::string_view text);
+
 // The JSON string literal (quotes included) of `text`, invalid bytes as \udcXX.
 std::string json_string_literal(std::string_view text);
 

@@ -453,6 +453,12 @@ class NonUtf8Names(TempDirTest):
         self.assertIn(name, ids)
         self.assertEqual(os.fsencode(name), os.path.basename(renamed))
         self.assertEqual(json.loads(proc.stdout)["datasets"][0]["dataset"], "bloodmnist")
+        # A cluster plan cannot carry the name (its shards parse it back): a named error, exit 1.
+        proc = subprocess.run([str(BINARY), "plan", "bloodmnist", "--source", str(self.tmp / "src"), "--out",
+                               str(self.tmp / "planned")], capture_output=True)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn(b"BA_\xff", proc.stderr)
+        self.assertIn(b"the file name is not UTF-8, which a plan file cannot carry", proc.stderr)
         (self.tmp / "src" / "stray").mkdir()
         os.rename(renamed, os.fsencode(self.tmp / "src" / "stray") + b"/x\xff.jpg")
         proc = subprocess.run([str(BINARY), "check", "bloodmnist", "--source", str(self.tmp / "src"), "--json"],

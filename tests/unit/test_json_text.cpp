@@ -21,6 +21,9 @@ TEST(JsonText, InvalidBytesBecomeSurrogateEscapesInValuesAndKeys) {
 }
 
 TEST(JsonText, Utf8ValidationRefusesOverlongsSurrogatesAndCutSequences) {
+  EXPECT_TRUE(is_utf8("Z\xc3\xbcrich \xf0\x9f\x98\x80"));
+  EXPECT_FALSE(is_utf8("BA_\xff" "1.jpg"));
+  EXPECT_FALSE(is_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
   EXPECT_EQ(json_string_literal("\xc0\xaf"), R"("\udcc0\udcaf")");              // overlong '/'
   EXPECT_EQ(json_string_literal("\xed\xa0\x80"), R"("\udced\udca0\udc80")");   // UTF-8 of U+D800
   EXPECT_EQ(json_string_literal("a\xe2\x82"), R"("a\udce2\udc82")");            // cut euro sign
