@@ -223,9 +223,15 @@ void check_not_truncated(const fs::path& file) {
   gdcm::Reader reader;
   reader.SetFileName(file.c_str());
   if (!reader.ReadUpToTag(pixel_data, {pixel_data})) throw InputError(file, "not a DICOM file GDCM can parse");
+  const gdcm::DataSet& ds = reader.GetFile().GetDataSet();
+  // ReadUpToTag stops at PixelData's value, or reads a file without one to its end (the
+  // element itself is not in the data set either way): nothing left means no pixels.
+  std::error_code ec;
+  const std::uintmax_t size = fs::file_size(file, ec);
+  if (!ec && static_cast<std::uintmax_t>(reader.GetStreamCurrentPosition()) >= size)
+    throw InputError(file, "DICOM file has no pixel data (7FE0,0010)");
   const gdcm::TransferSyntax& syntax = reader.GetFile().GetHeader().GetDataSetTransferSyntax();
   if (syntax.IsEncapsulated()) return;  // compressed: the decoder sees a short stream itself
-  const gdcm::DataSet& ds = reader.GetFile().GetDataSet();
   gdcm::Attribute<0x0028, 0x0010> rows;
   gdcm::Attribute<0x0028, 0x0011> columns;
   gdcm::Attribute<0x0028, 0x0100> bits;
@@ -233,9 +239,8 @@ void check_not_truncated(const fs::path& file) {
   rows.SetFromDataSet(ds), columns.SetFromDataSet(ds), bits.SetFromDataSet(ds), samples.SetFromDataSet(ds);
   const std::uintmax_t pixel_bytes = static_cast<std::uintmax_t>(rows.GetValue()) * columns.GetValue() *
                                      samples.GetValue() * ((bits.GetValue() + 7) / 8);
+  if (pixel_bytes == 0) throw InputError(file, "DICOM header states no pixels (Rows, Columns or BitsAllocated is 0 or absent)");
   const std::uintmax_t needed = reader.GetStreamCurrentPosition() + pixel_bytes;
-  std::error_code ec;
-  const std::uintmax_t size = fs::file_size(file, ec);
   if (!ec && size < needed)
     throw InputError(file, "truncated DICOM file: " + std::to_string(size) + " bytes, its pixel data ends at byte " +
                                std::to_string(needed));
@@ -338,6 +343,26 @@ void set_stack_geometry(Volume& v, const PlaneGeometry& g, const std::vector<Dic
 }
 
 }  // namespace
+
+std::string probe_dicom_file(const fs::path& file) {
+  try {
+    check_not_truncated(file);
+    return "";
+  } catch (const InputError& e) {
+    return e.reason();
+  }
+}
+
+std::string probe_dicom_folder(const fs::path& folder) {
+  std::error_code ec;
+  std::vector<fs::path> files;
+  for (const auto& entry : fs::directory_iterator(folder, ec))
+    if (entry.is_regular_file(ec) && is_candidate(entry.path())) files.push_back(entry.path());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files)
+    if (auto problem = probe_dicom_file(f); !problem.empty()) return f.filename().string() + ": " + problem;
+  return "";
+}
 
 DicomTree scan_dicom_tree(const fs::path& root) { return group_series(find_files(root, is_candidate), root); }
 

@@ -97,4 +97,11 @@ Volume read_ct_series(const DicomSeries& series, const SliceStepCheck& check = {
 // its file meta information (GDCM 3.0 aborts on those) or a file too short to be one.
 std::string dicom_meta_problem(const std::filesystem::path& file);
 
+// `check`'s probe of one slice without decoding it: "" when GDCM parses the header, the
+// file holds a PixelData element, and (uncompressed) the Rows x Columns x samples x
+// BitsAllocated bytes the header states; else the reason. probe_dicom_folder probes the
+// candidate files (*.dcm, no extension) of one series folder and names the first bad one.
+std::string probe_dicom_file(const std::filesystem::path& file);
+std::string probe_dicom_folder(const std::filesystem::path& folder);
+
 }  // namespace mmb

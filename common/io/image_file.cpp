@@ -15,9 +15,17 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <tiffio.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <mutex>
+
+#include "common/core/decoder_warnings.h"
 #include "common/core/error.h"
 #include "common/core/fd_io.h"
 #include "common/io/files.h"
+#include "common/io/jpeg_file.h"
 
 namespace fs = std::filesystem;
 
@@ -129,7 +137,7 @@ std::string check_image_header(std::span<const unsigned char> bytes, const Image
   if (w == 0 || h == 0) return "image header states a zero size (" + std::to_string(w) + "x" + std::to_string(h) + ")";
   if (w > limits.max_pixels / h)
     return "image header states " + std::to_string(w) + "x" + std::to_string(h) + " pixels, more than the limit of " +
-           std::to_string(limits.max_pixels) + " (ImageLimits::max_pixels)";
+           std::to_string(limits.max_pixels) + " (--limit image_pixels)";
   return "";
 }
 
@@ -174,6 +182,35 @@ std::string probe_image_file(const fs::path& file) {
   }
 }
 
+namespace {
+
+// libtiff calls the library-wide handler *and* the "Ext" handler for every warning
+// (tif_warning.c, TIFFWarningExtR); OpenCV 4.6 installs only the former (to silence
+// it, grfmt_tiff.cpp), so the Ext handler is ours. libtiff calls it on the decoding
+// thread, which is the sample's thread.
+extern "C" void on_tiff_warning(thandle_t, const char* module, const char* fmt, va_list ap) {
+  char text[512];
+  std::vsnprintf(text, sizeof text, fmt, ap);
+  add_decoder_warning(std::string("libtiff: ") + (module ? module + std::string(": ") : "") + text);
+}
+
+void keep_tiff_warnings() {
+  static std::once_flag once;
+  std::call_once(once, [] { TIFFSetWarningHandlerExt(on_tiff_warning); });
+}
+
+// JPEG through libjpeg itself (jpeg_file.h), so its warnings are kept. Returns false
+// for the colour spaces left to OpenCV.
+bool read_jpeg(const fs::path& file, std::span<const unsigned char> bytes, Image& img) {
+  try {
+    return decode_jpeg(bytes, img);
+  } catch (const std::runtime_error& e) {
+    throw InputError(file, std::string("cannot decode image (") + e.what() + ")");
+  }
+}
+
+}  // namespace
+
 Image read_image_file(const fs::path& file) {
   const auto bytes = read_bytes(file);
   if (auto problem = check_bytes(bytes); !problem.empty()) throw InputError(file, problem);
@@ -181,6 +218,8 @@ Image read_image_file(const fs::path& file) {
   // has the same size and type (OpenCV's documented reuse of imdecode's dst),
   // so same-sized images decode into pages that are already mapped.
   if (auto problem = check_image_header(bytes); !problem.empty()) throw InputError(file, problem);
+  if (Image img; starts_with(bytes, {0xFF, 0xD8}) && read_jpeg(file, bytes, img)) return img;
+  keep_tiff_warnings();
   thread_local cv::Mat decoded;
   try {
     const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U, const_cast<unsigned char*>(bytes.data()));
@@ -194,6 +233,7 @@ Image read_image_file(const fs::path& file) {
 
 std::vector<Image> read_image_pages(const fs::path& file) {
   if (!fs::exists(file)) throw InputError(file, "file is missing");
+  keep_tiff_warnings();
   std::vector<cv::Mat> pages;
   bool ok = false;
   try {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/core/image.h"
+#include "common/core/limits.h"
 
 namespace mmb {
 
@@ -17,17 +18,18 @@ namespace mmb {
 // otherwise the reason ("truncated PNG (no IEND chunk)").
 std::string probe_image_file(const std::filesystem::path& file);
 
-// Limits on what a header may claim, checked before decoding allocates anything. The
-// largest source images are a few megapixels (DeepDRiD 1736x1824); 2^27 pixels (an
-// 11585x11585 picture) leaves room and refuses a 32000x32000 "1 MB" PNG.
+// Limits on what a header may claim, checked before decoding allocates anything; the
+// default (refusing a 32000x32000 "1 MB" PNG) and its reason are InputLimits::image_pixels.
 struct ImageLimits {
-  std::uint64_t max_pixels = std::uint64_t{1} << 27;
+  std::uint64_t max_pixels = InputLimits{}.image_pixels;
 };
 
 // The width and height a PNG, JPEG, TIFF or BMP header states, checked against the
 // limits: "" when fine (or when the header does not say; the decoder judges), else the
 // reason.
-std::string check_image_header(std::span<const unsigned char> bytes, const ImageLimits& limits = {});
+// The default is the process's limit (--limit image_pixels).
+std::string check_image_header(std::span<const unsigned char> bytes,
+                               const ImageLimits& limits = {input_limits().image_pixels});
 
 // Decodes the file. Throws InputError(file, reason) when it is missing,
 // truncated or undecodable. 16-bit samples are scaled to 8 bits.

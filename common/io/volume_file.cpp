@@ -18,6 +18,7 @@
 
 #include "common/core/allocator.h"
 #include "common/core/error.h"
+#include "common/core/limits.h"
 #include "common/io/files.h"
 
 namespace fs = std::filesystem;
@@ -83,8 +84,7 @@ std::uint64_t expected_nifti_bytes(const fs::path& file, const unsigned char* h)
 // count the file can hold. For .nii.gz the gzip trailer only holds the length mod
 // 2^32, so the bound is DEFLATE's maximum expansion (about 1032:1, zlib's FAQ): a
 // 352-byte .nii.gz cannot decompress to the 10 GB its header may claim.
-// No CT or mask of the sources comes near this (a 512x512x1000 int16 CT is 0.5 GB).
-constexpr std::uint64_t kMaxNiftiVoxelBytes = std::uint64_t{16} << 30;
+// The voxel byte limit is InputLimits::nifti_voxel_bytes (--limit nifti_voxel_bytes).
 
 void check_nifti_header_sizes(const fs::path& file, const unsigned char* h, bool gz) {
   const bool swap = field<std::int32_t>(h, 0, false) != 348 && field<std::int32_t>(h, 0, false) != 540;
@@ -119,9 +119,11 @@ void check_nifti_header_sizes(const fs::path& file, const unsigned char* h, bool
   const int ndim = v2 ? static_cast<int>(field<std::int64_t>(h, 16, swap)) : field<std::int16_t>(h, 40, swap);
   for (int d = 1; d <= ndim; ++d)
     bytes *= std::max<long double>(1, v2 ? field<std::int64_t>(h, 16 + 8 * d, swap) : field<std::int16_t>(h, 40 + 2 * d, swap));
-  if (bytes > static_cast<long double>(kMaxNiftiVoxelBytes))
-    throw InputError(file, "NIfTI header claims " + std::to_string(static_cast<double>(bytes)) +
-                               " bytes of voxels, more than the limit of " + std::to_string(kMaxNiftiVoxelBytes >> 30) + " GiB");
+  const std::uint64_t limit = input_limits().nifti_voxel_bytes;
+  if (bytes > static_cast<long double>(limit))
+    throw InputError(file, "NIfTI header claims " + std::to_string(static_cast<std::uint64_t>(bytes)) +
+                               " bytes of voxels, more than the limit of " + std::to_string(limit) +
+                               " (--limit nifti_voxel_bytes)");
   const std::uint64_t expected = expected_nifti_bytes(file, h);
   const std::uint64_t on_disk = fs::file_size(file);
   constexpr std::uint64_t kMaxDeflateRatio = 1032, kSlack = 1 << 16;
@@ -324,6 +326,16 @@ Volume read_volume_header(const fs::path& file) {
   Volume v;
   copy_geometry(read_information(file), v);
   return v;
+}
+
+std::string probe_volume_file(const fs::path& file) {
+  try {
+    io_for(file);
+    check_complete(file);
+    return "";
+  } catch (const InputError& e) {
+    return e.reason();
+  }
 }
 
 Volume read_volume_file(const fs::path& file) {

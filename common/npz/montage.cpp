@@ -269,7 +269,8 @@ std::filesystem::path write_montage(const std::filesystem::path& npz, const std:
   if (picture > static_cast<double>(options.max_bytes))
     reader.fail("a " + std::to_string(g.cols) + "x" + std::to_string(g.rows) + " montage of " + std::to_string(l.frames) +
                 "x" + std::to_string(l.height) + "x" + std::to_string(l.width) + "x" + std::to_string(l.channels) +
-                " samples would take more than " + std::to_string(options.max_bytes >> 20) + " MiB (MontageOptions::max_bytes)");
+                " samples would take more than the limit of " + std::to_string(options.max_bytes) +
+                " bytes (--limit montage_bytes)");
   const auto chosen = choose_samples(l.count, k, options.seed);
   const auto samples = read_samples(reader, l, chosen);
   std::vector<std::string> labels;

@@ -6,15 +6,16 @@
 #include <stdexcept>
 #include <string>
 
+#include "common/core/limits.h"
+
 namespace mmb {
 
 struct MontageOptions {
   int length = 10;            // grid is length x length samples
   unsigned seed = 0;          // which samples: a seeded random choice; 0 = the first ones
   // Refuse a montage (all its tiles, all frames) larger than this: the sizes come from
-  // the .npz header, which a damaged file may inflate. 1 GiB is 20 times a 10x10 montage
-  // of 64^3 volumes.
-  std::size_t max_bytes = std::size_t{1} << 30;
+  // the .npz header, which a damaged file may inflate (InputLimits::montage_bytes).
+  std::size_t max_bytes = InputLimits{}.montage_bytes;
   int border = 0;             // white lines of this width around and between the cells
   bool labels = false;        // draw each sample's class label in the top-left of its cell
 };

@@ -14,6 +14,7 @@
 #include <optional>
 
 #include "common/core/allocator.h"
+#include "common/core/decoder_warnings.h"
 #include "common/core/version.h"
 #include "common/io/files.h"
 #include "common/pipeline/build_steps.h"
@@ -44,6 +45,7 @@ struct Rendered {
   std::vector<Image> images;
   std::optional<Problem> error;
   std::optional<Problem> dropped;
+  std::vector<std::string> decoder_warnings;
 };
 
 struct Processed {
@@ -70,10 +72,19 @@ std::vector<Run> units_in_order(const std::vector<Sample>& samples) {
 
 Problem problem_of(const InputError& e, const fs::path& root) { return {display_path(e.path(), root), e.reason()}; }
 
-Rendered render_one(const Converter& c, const Job& job, const Sample& s, const UnitData* unit, const fs::path& root) {
+Rendered render_one(const Converter& c, const Job& job, const Sample& s, const UnitData* unit, const BuildOptions& o) {
+  const fs::path& root = o.source;
   Rendered out;
+  decoder_warnings_of_this_thread().clear();
   try {
-    out.images = c.render(s, *job.manifest, job.sizes, unit);
+    // Isolated: while a nested parallel loop (a resize) waits, this thread must not pick up
+    // another sample's render, which would clear this sample's thread-local warnings
+    // (oneTBB's documented use of isolate() for thread-local state).
+    tbb::this_task_arena::isolate([&] { out.images = c.render(s, *job.manifest, job.sizes, unit); });
+    out.decoder_warnings = std::move(decoder_warnings_of_this_thread());
+    // --strict: a file the decoder had to repair is not trusted (default: kept, as libjpeg keeps it).
+    if (o.strict && !out.decoder_warnings.empty())
+      throw InputError(s.path, out.decoder_warnings.front() + " (a decoder warning; without --strict the sample is kept)");
     for (const auto& img : out.images)
       if (job.manifest->dim == 2 && img.depth != 1) throw InputError(s.path, "expected a 2D image, got a volume");
   } catch (const SampleDropped& e) {
@@ -87,7 +98,8 @@ Rendered render_one(const Converter& c, const Job& job, const Sample& s, const U
 }
 
 Processed process_run(const Converter& c, const std::vector<Job*>& jobs, const std::vector<Sample>& samples, Run run,
-                      const fs::path& root, UnitBudget& budget) {
+                      const BuildOptions& o, UnitBudget& budget) {
+  const fs::path& root = o.source;
   Processed p{run, std::vector<Rendered>(run.count)};
   const Sample& first = samples[run.first];
   std::optional<UnitBudget::Lease> lease;  // declared before unit: released after the unit is freed
@@ -105,7 +117,7 @@ Processed process_run(const Converter& c, const std::vector<Job*>& jobs, const s
   }
   for (std::size_t k = 0; k < run.count; ++k) {
     const Sample& s = samples[run.first + k];
-    p.samples[k] = render_one(c, *jobs[s.dataset], s, unit.get(), root);
+    p.samples[k] = render_one(c, *jobs[s.dataset], s, unit.get(), o);
   }
   return p;
 }
@@ -145,6 +157,8 @@ nlohmann::ordered_json sidecar_json(const Job& job, const BuildOptions& o, const
   for (const auto& p : r.dropped) dropped.push_back({{"sample", p.where}, {"reason", p.reason}});
   doc["dropped_by_split_rule"] = plan.dropped;
   doc["named_but_missing"] = plan.not_in_source;
+  auto& decoder = doc["decoder_warnings"] = nlohmann::ordered_json::array();
+  for (const auto& w : r.decoder_warnings) decoder.push_back({{"id", w.id}, {"file", w.file}, {"warning", w.warning}});
   doc["warnings"] = r.warnings;
   if (!o.plan_hash.empty()) doc["plan_sha256"] = o.plan_hash;
   return doc;
@@ -253,7 +267,7 @@ class Pass {
         static_cast<std::size_t>(4 * threads),
         tbb::make_filter<void, Run>(tbb::filter_mode::serial_in_order, [&](tbb::flow_control& fc) { return next(fc); }) &
             tbb::make_filter<Run, Processed>(tbb::filter_mode::parallel,
-                                             [&](Run r) { return process_run(c_, jobs_, samples_, r, o_.source, budget_); }) &
+                                             [&](Run r) { return process_run(c_, jobs_, samples_, r, o_, budget_); }) &
             tbb::make_filter<Processed, void>(tbb::filter_mode::serial_in_order, [&](Processed p) {
               write(p);
               progress.update(done_);
@@ -289,6 +303,8 @@ class Pass {
       } else if (!fatal_) {
         job.writer->add(s, r.images);
         ++job.result.counts[static_cast<int>(s.split)];
+        for (const auto& w : r.decoder_warnings)
+          job.result.decoder_warnings.push_back({s.id, display_path(s.path, o_.source), w});
       }
     }
   }
@@ -326,6 +342,13 @@ std::vector<int> sizes_for(const Manifest& m, const std::vector<int>& requested,
   return sizes;
 }
 
+void warn_about_decoder_warnings(Job& job) {
+  if (const auto n = job.result.decoder_warnings.size())
+    job.result.warnings.push_back(std::to_string(n) +
+                                  " decoder warning(s) on samples that were kept (decoder_warnings in the sidecar; "
+                                  "--strict makes them input errors)");
+}
+
 void warn_about_counts(Job& job) {
   const Manifest& m = *job.manifest;
   for (int i = 0; i < 3; ++i)
@@ -338,6 +361,7 @@ void warn_about_counts(Job& job) {
 // Every file complete and fsynced under its temp name, sidecars included,
 // before the first rename (output_commit.h).
 void finish(Job& job, const BuildOptions& o, const SplitPlan& plan, OutputSet& outputs) {
+  warn_about_decoder_warnings(job);
   warn_about_counts(job);
   const auto files = job.writer->finish();
   for (std::size_t i = 0; i < files.size(); ++i) {

@@ -37,7 +37,8 @@ struct BuildOptions {
   // sidecars as plan_sha256, so a second run can skip outputs that are up to date.
   std::string plan_hash;
   std::size_t unit_memory_mb = 0;         // units (volumes) in flight; 0: half the machine's memory
-  bool strict = false;                    // documented source quirks (Enumeration::quirks) stop the build
+  bool strict = false;                    // documented source quirks (Enumeration::quirks) stop the build,
+                                          // and a decoder warning makes its sample an input error
   bool deep_check = false;                // check: decode every input (quick: signatures, headers, end markers)
 };
 
@@ -63,10 +64,17 @@ struct OutputFile {
   std::string sha256;
 };
 
+// A warning a decoder gave for a sample it still decoded (libjpeg's "Corrupt JPEG
+// data: ..."): the sample is kept, as libjpeg keeps it, unless --strict.
+struct DecoderWarning {
+  std::string id, file, warning;
+};
+
 struct BuildResult {
   std::array<std::size_t, 3> counts{};    // written samples per split
   std::vector<Problem> skipped;           // inputs recorded and left out (--on-error skip)
   std::vector<Problem> dropped;           // samples the recipe leaves out (SampleDropped)
+  std::vector<DecoderWarning> decoder_warnings;  // kept samples whose decoder warned
   std::vector<OutputFile> outputs;
   std::vector<std::string> warnings;
 };

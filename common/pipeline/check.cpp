@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/io/dicom_series.h"
 #include "common/io/files.h"
 #include "common/io/image_file.h"
 #include "common/io/volume_file.h"
@@ -16,13 +17,15 @@ namespace fs = std::filesystem;
 namespace mmb {
 namespace {
 
-// Image files get the signature and end-marker probe; other files must at
-// least exist and be non-empty (their readers check the rest).
+// Image files get the signature and end-marker probe, NIfTI volumes their header
+// and stated size, DICOM slices (a file, or a series folder) their header, PixelData
+// and its size; other files must at least exist and be non-empty (their readers check the rest).
 std::string probe(const fs::path& file, bool deep) {
   const std::string ext = to_lower(file.extension().string());
   const std::string name = to_lower(file.filename().string());
   const bool image = ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".tif" || ext == ".tiff" || ext == ".bmp";
-  if (deep && (image || name.ends_with(".nii") || name.ends_with(".nii.gz"))) {
+  const bool nifti = name.ends_with(".nii") || name.ends_with(".nii.gz");
+  if (deep && (image || nifti)) {
     // --deep: decode what build decodes (a PNG with corrupt compressed data passes the quick probe).
     try {
       if (image) read_image_file(file);
@@ -35,6 +38,9 @@ std::string probe(const fs::path& file, bool deep) {
   if (image) return probe_image_file(file);
   std::error_code ec;
   if (!fs::exists(file, ec)) return "file is missing";
+  if (nifti) return probe_volume_file(file);
+  if (ext == ".dcm") return probe_dicom_file(file);
+  if (fs::is_directory(file, ec)) return probe_dicom_folder(file);  // a DICOM series (NoduleMNIST3D)
   if (fs::is_regular_file(file, ec) && fs::file_size(file, ec) == 0) return "empty file";
   return "";
 }
@@ -54,12 +60,14 @@ CheckReport check_source(const Converter& c, const Manifest& m, const BuildOptio
   r.problems = e.problems;
   r.notes = e.notes;
   for (const auto& q : e.quirks) r.notes.push_back("known source quirk, skipped by build (--strict stops): " + q.message());
-  std::vector<std::string> reasons(e.samples.size());
-  tbb::parallel_for(std::size_t{0}, e.samples.size(), [&](std::size_t i) { reasons[i] = probe(e.samples[i].path, o.deep_check); });
-  std::set<fs::path> reported;
+  // Each input once: several samples (nodules of one series, crops of one volume) share a path.
+  std::set<fs::path> unique;
+  for (const auto& s : e.samples) unique.insert(s.path);
+  const std::vector<fs::path> paths(unique.begin(), unique.end());
+  std::vector<std::string> reasons(paths.size());
+  tbb::parallel_for(std::size_t{0}, paths.size(), [&](std::size_t i) { reasons[i] = probe(paths[i], o.deep_check); });
   for (std::size_t i = 0; i < reasons.size(); ++i)
-    if (!reasons[i].empty() && reported.insert(e.samples[i].path).second)
-      r.unreadable.push_back({display_path(e.samples[i].path, o.source), reasons[i]});
+    if (!reasons[i].empty()) r.unreadable.push_back({display_path(paths[i], o.source), reasons[i]});
   SplitPlan plan = plan_splits(std::move(e), m, o);
   r.split_rule = plan.rule;
   // Folder datasets have no label file; an index map (or list files) names what should be there.

@@ -18,6 +18,7 @@
 
 #include "common/npz/npz_reader.h"
 #include "common/pipeline/build_steps.h"
+#include "common/pipeline/json_text.h"
 #include "common/pipeline/output_commit.h"
 #include "common/pipeline/settings.h"
 #include "common/pipeline/sidecar.h"
@@ -76,6 +77,12 @@ BuildOptions options_from(const json& j) {
 json problems_json(const std::vector<Problem>& problems) {
   json a = json::array();
   for (const auto& p : problems) a.push_back({p.where, p.reason});
+  return a;
+}
+
+json decoder_warnings_json(const std::vector<DecoderWarning>& warnings) {
+  json a = json::array();
+  for (const auto& w : warnings) a.push_back({{"id", w.id}, {"file", w.file}, {"warning", w.warning}});
   return a;
 }
 
@@ -290,6 +297,9 @@ void merge_dataset_shard(const Plan& plan, const ShardRecord& record, int datase
   auto skipped = problems_from(d.at("skipped")), dropped = problems_from(d.at("dropped"));
   job.result.skipped.insert(job.result.skipped.end(), skipped.begin(), skipped.end());
   job.result.dropped.insert(job.result.dropped.end(), dropped.begin(), dropped.end());
+  for (const auto& w : d.value("decoder_warnings", json::array()))
+    job.result.decoder_warnings.push_back(
+        {w.at("id").get<std::string>(), w.at("file").get<std::string>(), w.at("warning").get<std::string>()});
 }
 
 // The synapsemnist3d converter opens its volumes in enumerate() and render()
@@ -340,11 +350,15 @@ Plan make_plan(const Converter& c, const std::vector<Manifest>& manifests, const
   p.split = plan_splits(std::move(e), manifests.front(), o);
   steps::record_plan_problems(p.split, o, jobs);  // throws with --on-error fail and an index map
   for (const auto& s : p.split.samples) {
+    // The shards read the plan back with nlohmann's parser, which refuses the \udcXX
+    // escapes dump_json() writes for bytes that are not UTF-8: say so now, not in every shard.
+    if (!is_utf8(s.id) || !is_utf8(s.path.string()))
+      throw InputError(s.path, "the file name is not UTF-8, which a plan file cannot carry; rename it, or build on one machine");
     std::error_code ec;
     const auto size = fs::file_size(s.path, ec);
     p.source_bytes.push_back(ec ? 0 : size);
   }
-  p.hash = sha256_hex(plan_json(p).dump());
+  p.hash = sha256_hex(dump_json(plan_json(p)));
   return p;
 }
 
@@ -368,7 +382,7 @@ Plan read_plan(const fs::path& file) {
   if (doc.value("format", "") != kPlanFormat) throw std::runtime_error(file.string() + ": not a medmnist-build plan");
   const std::string recorded = doc.value("sha256", "");
   doc.erase("sha256");
-  if (sha256_hex(doc.dump()) != recorded)
+  if (sha256_hex(dump_json(doc)) != recorded)
     throw std::runtime_error(file.string() + ": the plan's content does not match its sha256 (edited or damaged)");
   Plan p;
   p.hash = recorded;
@@ -544,6 +558,7 @@ ShardResult build_shard(const Converter& c, const Plan& plan, ShardIndex shard, 
       d["ids"] = std::move(ids);
       d["skipped"] = problems_json(job.result.skipped);
       d["dropped"] = problems_json(job.result.dropped);
+      d["decoder_warnings"] = decoder_warnings_json(job.result.decoder_warnings);
       const auto files = job.writer->finish();
       for (std::size_t i = 0; i < files.size(); ++i) {
         d["files"][std::to_string(job.sizes[i])] = files[i].second.filename().string();

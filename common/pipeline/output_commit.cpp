@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "common/core/fd_io.h"
+#include "common/pipeline/json_text.h"
 
 namespace fs = std::filesystem;
 
@@ -54,7 +55,7 @@ long pid_in(const std::string& name) {
 fs::path partial_path(const fs::path& file) { return file.string() + ".partial-" + std::to_string(::getpid()); }
 
 void write_json_durably(const fs::path& file, const nlohmann::ordered_json& doc) {
-  const std::string text = doc.dump(1) + '\n';
+  const std::string text = dump_json(doc, 1) + '\n';
   const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (fd < 0) fail(file, "cannot create");
   const bool written = write_fully(fd, reinterpret_cast<const std::uint8_t*>(text.data()), text.size());

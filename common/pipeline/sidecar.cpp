@@ -1,5 +1,7 @@
 #include "common/pipeline/sidecar.h"
 
+#include "common/pipeline/json_text.h"
+
 #include <openssl/evp.h>
 #include <unistd.h>
 
@@ -56,7 +58,7 @@ void write_json_atomically(const fs::path& file, const nlohmann::ordered_json& d
   const fs::path temp = file.string() + ".partial-" + std::to_string(::getpid());
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << doc.dump(1) << '\n';
+    out << dump_json(doc, 1) << '\n';
     if (!out) throw std::runtime_error(temp.string() + ": cannot write");
   }
   fs::rename(temp, file);

@@ -246,6 +246,25 @@ class PlanChecksWhatABuildChecks(TempDirTest):
         self.assertTrue(json.loads(plan_file.read_text())["options"]["strict"])
 
 
+class DecoderWarningsAcrossShards(TempDirTest):
+    def test_merged_sidecars_keep_the_shards_decoder_warnings(self):
+        load_tool("make_pbc_fixture").generate(self.tmp / "src")
+        for jpg in sorted((self.tmp / "src").rglob("*.jpg")):  # as test_hostile_inputs.DecoderWarnings
+            data = bytearray(jpg.read_bytes())
+            start = data.find(b"\xff\x00", len(data) // 2)
+            for i in range(start, start + 16):
+                data[i] ^= 0xFF
+            jpg.write_bytes(bytes(data))
+        extra = ("--sizes", "28", "--on-error", "skip")
+        run("build", "bloodmnist", "--source", self.tmp / "src", "--out", self.tmp / "one", "-q", *extra)
+        expected = outputs(self.tmp / "one")
+        self.assertTrue(json.loads(expected["bloodmnist.json"])["decoder_warnings"])
+        plan_file = plan(self.tmp / "src", self.tmp / "n3", ["bloodmnist"], *extra)
+        run_shards(plan_file, 3)
+        run("merge", "--plan", plan_file, "-q")
+        self.assertEqual(outputs(self.tmp / "n3"), expected)
+
+
 class ShardOption(TempDirTest):
     def test_auto_reads_the_job_array_of_slurm_grid_engine_and_pbs(self):
         lits.generate(self.tmp / "src")

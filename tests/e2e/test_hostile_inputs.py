@@ -1,5 +1,7 @@
 """Corrupt, truncated and hostile inputs (issue 13): each becomes a named error, a recorded
 skip or a usage error, never a crash, a silent drop or an empty archive with exit 0."""
+import gzip
+import json
 import pathlib
 import unittest
 
@@ -165,7 +167,7 @@ class HostileNpz(TempDirTest):
         proc = run("montage", self.tmp / "wide.npz", "--out", self.tmp / "w.png", check=False,
                    preexec_fn=limited_memory(3 << 30))
         self.assertEqual(proc.returncode, 1, proc.stderr)
-        self.assertIn("MontageOptions::max_bytes", proc.stderr)
+        self.assertIn("more than the limit of 1073741824 bytes (--limit montage_bytes)", proc.stderr)
 
 
 def huge_gray_png(path, side=32000):
@@ -207,6 +209,43 @@ class ImageSizes(TempDirTest):
         proc = build("dermamnist", self.tmp / "src", self.tmp / "out", "--on-error", "skip")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(len(sidecar(self.tmp / "out", "dermamnist", 28)["skipped"]), 1)
+
+
+class Limits(TempDirTest):
+    """--limit NAME=VALUE sets what a header may claim (common/core/limits.h)."""
+
+    def test_lowering_a_limit_turns_a_normal_fixture_into_a_named_error(self):
+        load_tool("make_busi_fixture").generate(self.tmp / "busi")
+        proc = build("breastmnist", self.tmp / "busi", self.tmp / "out", "--limit", "image_pixels=1000")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("pixels, more than the limit of 1000 (--limit image_pixels)", proc.stderr)
+        self.assertEqual(build("breastmnist", self.tmp / "busi", self.tmp / "out").returncode, 0)
+        proc = run("montage", self.tmp / "out" / "breastmnist.npz", "--out", self.tmp / "m.png",
+                   "--limit", "montage_bytes=100", check=False)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("more than the limit of 100 bytes (--limit montage_bytes)", proc.stderr)
+        load_tool("make_ribfrac_fixture").generate(self.tmp / "rf")
+        proc = run("check", "fracturemnist3d", "--source", self.tmp / "rf", "--limit", "nifti_voxel_bytes=1000", check=False)
+        self.assertEqual(proc.returncode, 1, proc.stdout)
+        self.assertIn("more than the limit of 1000 (--limit nifti_voxel_bytes)", proc.stdout)
+
+    def test_raising_a_limit_admits_a_large_header(self):
+        busi = load_tool("make_busi_fixture")
+        m = busi.generate(self.tmp / "src")
+        huge_gray_png(self.tmp / "src" / m["images"][sorted(n for n in m["images"] if n.endswith(".png"))[0]]["path"])
+        proc = run("check", "breastmnist", "--source", self.tmp / "src", check=False)
+        self.assertIn("32000x32000 pixels, more than the limit of 134217728", proc.stdout)
+        proc = run("check", "breastmnist", "--source", self.tmp / "src", "--limit", "image_pixels=2^30", check=False)
+        self.assertIn(" 0 unreadable", proc.stdout)
+
+    def test_an_unknown_limit_or_a_bad_value_is_a_usage_error(self):
+        cases = {"image_pixel=5": "unknown limit 'image_pixel' (limits: image_pixels, nifti_voxel_bytes, montage_bytes)",
+                 "image_pixels=0": "expects a positive integer or 2^N, got '0'",
+                 "image_pixels=2^64": "got '2^64'", "image_pixels": "expects NAME=VALUE"}
+        for value, message in cases.items():
+            proc = build("breastmnist", self.tmp / "nowhere", self.tmp / "out", "--limit", value)
+            self.assertEqual(proc.returncode, 2, (value, proc.stderr))
+            self.assertIn(message, proc.stderr)
 
 
 class SynapseInputs(TempDirTest):
@@ -322,6 +361,110 @@ class Check(TempDirTest):
         self.assertIn(victim.name, deep.stdout)
         self.assertIn("1 unreadable", deep.stdout)
         self.assertIn("--deep", run("check", "--help").stdout)
+
+
+class DecoderWarnings(TempDirTest):
+    """libjpeg warns ("Corrupt JPEG data: ...") about damaged entropy-coded data and goes on;
+    the warning is recorded per sample in the sidecar and counted in the summary."""
+
+    def setUp(self):
+        super().setUp()
+        load_tool("make_pbc_fixture").generate(self.tmp / "src")
+        # 16 bytes flipped in each JPEG from the first byte-stuffed FF 00 past the middle:
+        # some files become undecodable (skipped), the others decode with a warning.
+        for jpg in sorted((self.tmp / "src").rglob("*.jpg"))[::2]:  # half: --strict --on-error skip keeps some
+            data = bytearray(jpg.read_bytes())
+            start = data.find(b"\xff\x00", len(data) // 2)
+            for i in range(start, start + 16):
+                data[i] ^= 0xFF
+            jpg.write_bytes(bytes(data))
+
+    def test_a_warning_names_the_kept_sample_and_is_counted(self):
+        proc = build("bloodmnist", self.tmp / "src", self.tmp / "out", "--on-error", "skip", "--json")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        side = sidecar(self.tmp / "out", "bloodmnist", 28)
+        warned = side["decoder_warnings"]
+        self.assertTrue(warned, "no decoder warning recorded")
+        kept = {i for ids in side["source_ids"].values() for i in ids}
+        for w in warned:
+            self.assertIn(w["id"], kept)
+            self.assertTrue(w["file"].endswith(w["id"]), w)
+            self.assertTrue(w["warning"].startswith("libjpeg: "), w)
+        self.assertTrue(any("Corrupt JPEG data" in w["warning"] for w in warned), warned)
+        summary = json.loads(proc.stdout)["datasets"][0]
+        self.assertEqual(summary["decoder_warnings"], len(warned))
+        self.assertTrue(any("decoder warning(s)" in w for w in summary["warnings"]), summary["warnings"])
+
+    def test_strict_makes_a_warning_an_input_error_naming_the_file(self):
+        proc = build("bloodmnist", self.tmp / "src", self.tmp / "out", "--strict")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertRegex(proc.stderr, r"\.jpg: (cannot decode image|libjpeg: )")
+        proc = build("bloodmnist", self.tmp / "src", self.tmp / "out", "--strict", "--on-error", "skip")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        side = sidecar(self.tmp / "out", "bloodmnist", 28)
+        self.assertEqual(side["decoder_warnings"], [])
+        self.assertTrue(any("a decoder warning; without --strict" in s["reason"] for s in side["skipped"]))
+
+
+class CheckNonImageHeaders(TempDirTest):
+    def test_a_nifti_with_a_header_and_no_voxels_is_unreadable(self):
+        load_tool("make_ribfrac_fixture").generate(self.tmp / "src")
+        victim = sorted(p for p in (self.tmp / "src").rglob("*-image.nii.gz") if "__MACOSX" not in str(p))[0]
+        with gzip.open(victim, "rb") as f:
+            header = f.read(352)
+        victim.write_bytes(gzip.compress(header))
+        proc = run("check", "fracturemnist3d", "--source", self.tmp / "src", check=False)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertIn("unreadable: " + str(victim.relative_to(self.tmp / "src")) + ": truncated or corrupt gzip", proc.stdout)
+
+    def test_a_dicom_slice_without_pixel_data_is_unreadable(self):
+        import pydicom
+        load_tool("make_lidc_fixture").generate(self.tmp / "src", patients=1)
+        self.assertIn(" 0 unreadable", run("check", "nodulemnist3d", "--source", self.tmp / "src", check=False).stdout)
+        series = max({p.parent for p in (self.tmp / "src").rglob("*.dcm")}, key=lambda d: len(list(d.glob("*.dcm"))))
+        victim = sorted(series.glob("*.dcm"))[5]
+        ds = pydicom.dcmread(victim)
+        del ds.PixelData
+        ds.save_as(victim)
+        proc = run("check", "nodulemnist3d", "--source", self.tmp / "src", check=False)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertIn(victim.name + ": DICOM file has no pixel data (7FE0,0010)", proc.stdout)
+
+
+class NonUtf8Names(TempDirTest):
+    """A file name with byte 0xff becomes a sample id; sidecars and --json escape it as
+    \\udcff (surrogateescape), which Python reads back as os.listdir() spells the name."""
+
+    def test_a_file_named_with_byte_0xff_is_written_losslessly(self):
+        import os
+        import subprocess
+        from mmbtest import BINARY
+        load_tool("make_pbc_fixture").generate(self.tmp / "src")
+        first = sorted((self.tmp / "src").rglob("*.jpg"))[0]
+        renamed = os.fsencode(first.parent) + b"/BA_\xff" + os.fsencode(first.name)[3:]
+        os.rename(os.fsencode(first), renamed)
+        name = os.fsdecode(os.path.basename(renamed))  # 'BA_\udcff...', as os.listdir() gives it
+        proc = subprocess.run([str(BINARY), "build", "bloodmnist", "--source", str(self.tmp / "src"), "--out",
+                               str(self.tmp / "out"), "--sizes", "28", "-q", "--json"], capture_output=True)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        raw = (self.tmp / "out" / "bloodmnist.json").read_bytes()
+        self.assertIn(b"BA_\\udcff", raw)
+        ids = [i for ids in json.loads(raw)["source_ids"].values() for i in ids]
+        self.assertIn(name, ids)
+        self.assertEqual(os.fsencode(name), os.path.basename(renamed))
+        self.assertEqual(json.loads(proc.stdout)["datasets"][0]["dataset"], "bloodmnist")
+        # A cluster plan cannot carry the name (its shards parse it back): a named error, exit 1.
+        proc = subprocess.run([str(BINARY), "plan", "bloodmnist", "--source", str(self.tmp / "src"), "--out",
+                               str(self.tmp / "planned")], capture_output=True)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn(b"BA_\xff", proc.stderr)
+        self.assertIn(b"the file name is not UTF-8, which a plan file cannot carry", proc.stderr)
+        (self.tmp / "src" / "stray").mkdir()
+        os.rename(renamed, os.fsencode(self.tmp / "src" / "stray") + b"/x\xff.jpg")
+        proc = subprocess.run([str(BINARY), "check", "bloodmnist", "--source", str(self.tmp / "src"), "--json"],
+                              capture_output=True)
+        self.assertIn(proc.returncode, (0, 1), proc.stderr)
+        json.loads(proc.stdout)  # valid JSON, whatever it reports
 
 
 if __name__ == "__main__":

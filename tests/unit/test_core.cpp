@@ -69,3 +69,17 @@ TEST(FdIo, WholeBuffersAtOffsetsAndEndOfFileIsNotAnError) {
   EXPECT_FALSE(pread_fully(fd, back.data(), 1, 0));
   EXPECT_EQ(errno, EBADF);
 }
+
+#include "common/core/limits.h"
+
+TEST(InputLimits, NameEqualsValueSetsOneLimitAndRefusesTyposAndBadValues) {
+  mmb::InputLimits limits;
+  mmb::apply_input_limit(limits, "image_pixels=2^30");
+  mmb::apply_input_limit(limits, "montage_bytes=1000");
+  EXPECT_EQ(limits.image_pixels, std::uint64_t{1} << 30);
+  EXPECT_EQ(limits.montage_bytes, 1000u);
+  EXPECT_EQ(limits.nifti_voxel_bytes, mmb::InputLimits{}.nifti_voxel_bytes);
+  for (const char* bad : {"image_pixel=5", "image_pixels=0", "image_pixels=-1", "image_pixels=1e9", "image_pixels=2^64",
+                          "image_pixels", "image_pixels=99999999999999999999"})
+    EXPECT_THROW(mmb::apply_input_limit(limits, bad), std::invalid_argument) << bad;
+}

@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
 
 #include "common/core/error.h"
 #include "common/io/csv.h"
@@ -101,6 +102,80 @@ TEST(ImageFile, SixteenBitIsScaledToEightAndGarbageIsRejected) {
   write(t.path / "junk.png", "hello");
   EXPECT_EQ(probe_image_file(t.path / "junk.png"), "not a PNG, JPEG, TIFF or BMP file");
   EXPECT_EQ(probe_image_file(t.path / "none.png"), "file is missing");
+}
+
+#include "common/core/decoder_warnings.h"
+
+namespace {
+
+// A noisy picture, so the JPEG's entropy-coded data is long and varied.
+cv::Mat noise_picture(int type) {
+  cv::Mat m(96, 128, type);
+  cv::RNG rng(13);
+  rng.fill(m, cv::RNG::UNIFORM, 0, 256);
+  cv::GaussianBlur(m, m, cv::Size(5, 5), 0);
+  return m;
+}
+
+std::string encode(const cv::Mat& m, const std::string& ext) {
+  std::vector<unsigned char> bytes;
+  cv::imencode(ext, m, bytes);
+  return {bytes.begin(), bytes.end()};
+}
+
+}  // namespace
+
+TEST(ImageFile, JpegDecodedByLibjpegEqualsOpenCvsDecode) {
+  TempDir t;
+  for (int type : {CV_8UC1, CV_8UC3}) {
+    const std::string jpeg = encode(noise_picture(type), ".jpg");
+    write(t.path / "a.jpg", jpeg);
+    const Image img = read_image_file(t.path / "a.jpg");
+    cv::Mat expected = cv::imread((t.path / "a.jpg").string(), cv::IMREAD_UNCHANGED);
+    if (type == CV_8UC3) cv::cvtColor(expected, expected, cv::COLOR_BGR2RGB);
+    ASSERT_EQ(img.channels, expected.channels());
+    ASSERT_EQ(img.pixels.size(), expected.total() * expected.channels());
+    EXPECT_TRUE(std::equal(img.pixels.begin(), img.pixels.end(), expected.data));
+    EXPECT_TRUE(decoder_warnings_of_this_thread().empty());
+  }
+}
+
+// Issue 13: a JPEG with 16 bytes flipped mid-file decoded without a word; libjpeg
+// warns ("Corrupt JPEG data: ...") and goes on, and the warning is now kept.
+TEST(ImageFile, JpegWithSixteenFlippedBytesDecodesAndKeepsLibjpegsWarning) {
+  TempDir t;
+  std::string jpeg = encode(noise_picture(CV_8UC3), ".jpg");
+  for (std::size_t i = jpeg.size() / 2; i < jpeg.size() / 2 + 16; ++i) jpeg[i] = static_cast<char>(~jpeg[i]);
+  write(t.path / "flipped.jpg", jpeg);
+  decoder_warnings_of_this_thread().clear();
+  const Image img = read_image_file(t.path / "flipped.jpg");
+  EXPECT_EQ(img.width, 128);
+  ASSERT_FALSE(decoder_warnings_of_this_thread().empty());
+  EXPECT_EQ(decoder_warnings_of_this_thread().front().rfind("libjpeg: Corrupt JPEG data", 0), 0u)
+      << decoder_warnings_of_this_thread().front();
+}
+
+// libtiff warns about an IFD whose tags are out of order or unknown, and reads on.
+TEST(ImageFile, TiffWarningsAreKept) {
+  TempDir t;
+  std::string tiff = encode(noise_picture(CV_8UC1), ".tif");
+  ASSERT_EQ(tiff.substr(0, 2), "II");
+  const auto u32 = [&](std::size_t o) { return std::uint32_t(std::uint8_t(tiff[o])) | std::uint8_t(tiff[o + 1]) << 8 |
+                                               std::uint8_t(tiff[o + 2]) << 16 | std::uint32_t(std::uint8_t(tiff[o + 3])) << 24; };
+  const std::size_t ifd = u32(4);
+  const std::size_t n = std::uint8_t(tiff[ifd]) | std::uint8_t(tiff[ifd + 1]) << 8;
+  bool patched = false;
+  for (std::size_t e = ifd + 2; e < ifd + 2 + 12 * n; e += 12)
+    if (std::uint8_t(tiff[e]) == 0x1C && tiff[e + 1] == 0x01) {  // PlanarConfiguration (284): contiguous is the default
+      tiff[e] = '\xE8', tiff[e + 1] = '\xFD';                      // now tag 65000, unknown and out of order
+      patched = true;
+    }
+  ASSERT_TRUE(patched);
+  write(t.path / "a.tif", tiff);
+  decoder_warnings_of_this_thread().clear();
+  EXPECT_EQ(read_image_file(t.path / "a.tif").width, 128);
+  ASSERT_FALSE(decoder_warnings_of_this_thread().empty());
+  EXPECT_EQ(decoder_warnings_of_this_thread().front().rfind("libtiff: ", 0), 0u);
 }
 
 #include "common/io/class_folders.h"

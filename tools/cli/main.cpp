@@ -16,7 +16,9 @@
 #include <sstream>
 
 #include "common/core/allocator.h"
+#include "common/core/limits.h"
 #include "common/core/version.h"
+#include "common/pipeline/json_text.h"
 #include "common/npz/montage.h"
 #include "common/pipeline/build.h"
 #include "common/pipeline/check.h"
@@ -151,6 +153,27 @@ void apply_split_option(const std::string& text, mmb::BuildOptions& o) {
   }
 }
 
+// --limit NAME=VALUE: what an input's header may claim (common/core/limits.h).
+void add_limit_option(po::options_description& d) {
+  std::string names;
+  for (const auto& n : mmb::input_limit_names()) names += (names.empty() ? "" : ", ") + n;
+  d.add_options()("limit", po::value<std::vector<std::string>>()->composing(),
+                  ("raise or lower an input limit: NAME=VALUE, VALUE an integer or 2^N (repeatable; " + names +
+                   "; defaults in docs/input-checks.md)").c_str());
+}
+
+// Sets the process's input limits from --limit, before any thread starts.
+void apply_limit_options(const po::variables_map& vm) {
+  if (!vm.count("limit")) return;
+  mmb::InputLimits limits = mmb::input_limits();
+  try {
+    for (const auto& s : vm["limit"].as<std::vector<std::string>>()) mmb::apply_input_limit(limits, s);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  mmb::set_input_limits(limits);
+}
+
 po::options_description source_options(const char* caption) {
   po::options_description d(caption);
   d.add_options()("help,h", "show this help")("source", po::value<std::string>(), "the raw dataset folder")(
@@ -163,6 +186,7 @@ po::options_description source_options(const char* caption) {
       "threads", po::value<int>()->default_value(0), "worker threads (0 = all cores; negative is an error)")(
       "unit-memory", po::value<std::size_t>(), "MB of source volumes held at once (default: half the machine's memory)")(
       "json", "print the summary as one JSON object on stdout (schema: docs/cli.md)");
+  add_limit_option(d);
   return d;
 }
 
@@ -207,6 +231,7 @@ mmb::BuildOptions build_options(const po::variables_map& vm) {
   if (!vm.count("source")) throw UsageError("--source DIR is required");
   o.source = vm["source"].as<std::string>();
   g_source = o.source;
+  apply_limit_options(vm);
   o.threads = vm["threads"].as<int>();
   if (vm.count("unit-memory")) o.unit_memory_mb = vm["unit-memory"].as<std::size_t>();
   if (o.threads < 0) throw UsageError("--threads expects a count, or 0 for all cores");
@@ -240,7 +265,7 @@ int cmd_list(int argc, char** argv) {
       for (int s : m.sizes) std::cout << " " << s;
       std::cout << ")\n    source: " << c->source_summary() << "\n";
     }
-  if (vm.count("json")) std::cout << json.dump(2) << "\n";
+  if (vm.count("json")) std::cout << mmb::dump_json(json, 2) << "\n";
   return kOk;
 }
 
@@ -268,7 +293,7 @@ int cmd_check(int argc, char** argv) {
   options.deep_check = vm.count("deep") > 0;
   const auto report = mmb::check_source(converter, m, options);
   if (vm.count("json"))
-    std::cout << check_json(m, report).dump(2) << "\n";
+    std::cout << mmb::dump_json(check_json(m, report), 2) << "\n";
   else
     std::cout << mmb::format_check_report(m, report);
   return report.ok() ? kOk : kInputError;
@@ -307,7 +332,8 @@ nlohmann::ordered_json result_json(const mmb::Manifest& m, const mmb::BuildResul
                        {"sha256", out.sha256},
                        {"replaced", std::find(replaced.begin(), replaced.end(), out.npz) != replaced.end()}});
   return {{"dataset", m.flag}, {"counts", split_counts_json(r.counts)}, {"outputs", outputs},
-          {"skipped", problems_json(r.skipped)}, {"dropped", problems_json(r.dropped)}, {"warnings", r.warnings}};
+          {"skipped", problems_json(r.skipped)}, {"dropped", problems_json(r.dropped)},
+          {"decoder_warnings", r.decoder_warnings.size()}, {"warnings", r.warnings}};
 }
 
 void print_result(const mmb::Manifest& m, const mmb::BuildResult& r) {
@@ -332,7 +358,7 @@ fs::path shard_dir(const po::variables_map& vm, const mmb::Plan& plan) {
 }
 
 int cmd_build_shard(const po::variables_map& vm, const std::vector<std::string>& flags) {
-  if (!flags.empty() || vm.count("source") || vm.count("out") || vm.count("sizes") || vm.count("set"))
+  if (!flags.empty() || vm.count("source") || vm.count("out") || vm.count("sizes") || vm.count("set") || vm.count("limit"))
     throw UsageError("build --plan takes its datasets and options from the plan; give only --shard, --threads, -q");
   if (!vm.count("shard")) throw UsageError("build --plan needs --shard i/n (or auto in a job array)");
   mmb::ShardIndex shard;
@@ -355,6 +381,7 @@ int run_collection(const po::variables_map& vm, std::vector<std::string> flags, 
   if (vm.count("source")) throw UsageError("--config names a source folder per dataset; leave --source out");
   if (vm.count("index-map")) throw UsageError("--index-map applies to one dataset; it cannot go with --config");
   const auto config = mmb::read_collection_config(vm["config"].as<std::string>());
+  apply_limit_options(vm);
   mmb::BuildOptions o;
   o.threads = vm["threads"].as<int>();
   apply_split_option(vm["split"].as<std::string>(), o);
@@ -508,7 +535,8 @@ int cmd_build(int argc, char** argv) {
       "sizes", po::value<std::string>(), "comma-separated sizes (default: all the dataset has)")(
       "on-error", po::value<std::string>()->default_value("fail"), "fail | skip: stop at a bad input, or record it")(
       "no-compress", "write STORED members instead of DEFLATE")(
-      "strict", "known source quirks (e.g. LIDC series pylidc cannot cluster) stop the build instead of being skipped")("quiet,q", "no progress output");
+      "strict", "known source quirks (e.g. LIDC series pylidc cannot cluster) stop the build instead of being skipped, "
+      "and a decoder warning (\"Corrupt JPEG data\") makes its sample an input error")("quiet,q", "no progress output");
   std::vector<std::string> flags;
   auto vm = parse(argc, argv, d, "dataset", &flags);
   if (vm.count("help")) return std::cout << "usage: medmnist-build build DATASET... --source DIR --out DIR\n" << d, kOk;
@@ -550,7 +578,7 @@ int cmd_build(int argc, char** argv) {
       if (std::find(replaced.begin(), replaced.end(), out.npz) != replaced.end())
         std::cerr << "medmnist-build: replaced the existing " << out.npz.string() << "\n";
   }
-  if (json) std::cout << summary.dump(2) << "\n";
+  if (json) std::cout << mmb::dump_json(summary, 2) << "\n";
   return kOk;
 }
 
@@ -564,6 +592,7 @@ int cmd_montage(int argc, char** argv) {
       "output file: .png, .jpg/.jpeg (2D) or .gif (3D) (default: <npz stem>_<split>_montage.png|gif)")(
       "labels", "draw each sample's class label in its cell")(
       "border", po::value<int>()->default_value(0), "white lines of N pixels between and around the cells");
+  add_limit_option(d);
   std::vector<std::string> files;
   auto vm = parse(argc, argv, d, "file", &files);
   if (vm.count("help")) return std::cout << "usage: medmnist-build montage FILE.npz --split S\n" << d, kOk;
@@ -580,6 +609,8 @@ int cmd_montage(int argc, char** argv) {
   mo.seed = vm["seed"].as<unsigned>();
   mo.border = vm["border"].as<int>();
   mo.labels = vm.count("labels") > 0;
+  apply_limit_options(vm);
+  mo.max_bytes = mmb::input_limits().montage_bytes;
   if (mo.length <= 0) throw UsageError("--length expects a positive grid side");
   fs::path written;
   try {
@@ -623,7 +654,7 @@ int cmd_compare(int argc, char** argv) {
   if (vm.count("max-match")) o.max_match = vm["max-match"].as<std::size_t>();
   if (vm.count("list")) o.listed = vm["list"].as<std::size_t>();
   const auto report = mmb::compare_npz(o);
-  std::cout << (vm.count("json") ? report.dump(1) + "\n" : mmb::format_compare_report(report));
+  std::cout << (vm.count("json") ? mmb::dump_json(report, 1) + "\n" : mmb::format_compare_report(report));
   return report["identical"].get<bool>() ? kOk : kInputError;
 }
 // ---- end compare
