@@ -3,7 +3,6 @@ output folder (a read-only tmpfs; chmod does not stop root). Each gives a named 
 output path and the system's reason) and leaves nothing behind: no *.partial-<pid>, no commit
 journal, no half set of outputs. Needs root (or CAP_SYS_ADMIN) to mount; skipped otherwise."""
 import os
-import pathlib
 import subprocess
 import unittest
 
@@ -14,9 +13,7 @@ fixture = load_tool("make_pbc_fixture")
 
 
 def mount_tmpfs(where, *options):
-    """Mounts a tmpfs at `where`; skips the test when this process may not mount."""
-    if os.geteuid() != 0:
-        raise unittest.SkipTest("mounting a tmpfs needs root")
+    """Mounts a tmpfs at `where`; skips the test when mounting is not permitted (no CAP_SYS_ADMIN)."""
     where.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(["mount", "-t", "tmpfs", "-o", ",".join(options), "tmpfs", str(where)],
                           capture_output=True, text=True)
@@ -26,6 +23,8 @@ def mount_tmpfs(where, *options):
 
 class OutputFilesystem(TempDirTest):
     def setUp(self):
+        if os.geteuid() != 0:
+            raise unittest.SkipTest("mounting a tmpfs needs root")
         super().setUp()
         self.mounts = []
         self.src = self.tmp / "src"
