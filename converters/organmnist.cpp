@@ -16,8 +16,6 @@
 // Sample ids: "<source split>-<volume>-<Xu id>-<plane>-<slice>" as MedMNIST's index maps
 // ("train-112-8-sagittal-028", issue #65); 3D: "<source split>-<volume>-<Xu id>". <slice> is the
 // array index on the voxel grid, else the box-relative index on the slice grid.
-#include <zip.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -26,7 +24,6 @@
 #include <mutex>
 #include <optional>
 #include <regex>
-#include <sstream>
 
 #include "common/io/csv.h"
 #include "common/io/files.h"
@@ -36,6 +33,7 @@
 #include "common/ops/window.h"
 #include "common/pipeline/converter.h"
 #include "common/split/split.h"
+#include "converters/organ_boxes.h"
 #include "converters/organ_slice_grid.h"
 
 namespace fs = std::filesystem;
@@ -49,9 +47,8 @@ constexpr int k3D = 3;
 constexpr Plane kPlaneOf[3] = {Plane::Axial, Plane::Coronal, Plane::Sagittal};
 
 const std::regex kVolumeFile(R"((test-)?volume-(\d{1,6})\.nii(\.gz)?)", std::regex::icase);
-const std::regex kBoxFile(R"((test-)?segmentation-(\d{1,6})\.txt)", std::regex::icase);
 
-// "volume-12" / "test-volume-5" from a file name matching kVolumeFile or kBoxFile.
+// "volume-12" / "test-volume-5" from a file name matching kVolumeFile.
 std::string volume_name(const std::string& file, const std::regex& pattern) {
   std::smatch m;
   std::regex_match(file, m, pattern);
@@ -86,106 +83,28 @@ SampleId parse_id(const std::string& text) {
   return id;
 }
 
-// ---- box files: loose or in Xu's zips --------------------------------------------------------
+// ---- box files: loose or in Xu's zips (converters/organ_boxes.h) ----------------------------
 
-struct BoxFile {
-  std::string where;  // for messages: "annotations/segmentation-3.txt" or "x.zip/segmentation-3.txt"
-  std::vector<std::string> lines;
-};
-
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line.ends_with('\r') ? line.substr(0, line.size() - 1) : line);
-  return lines;
-}
-
-// The members of a zip named like box files, by volume (libzip checks each member's CRC).
-void read_zipped_boxes(const fs::path& zip_path, const fs::path& source, std::map<std::string, BoxFile>& out) {
-  int err = 0;
-  std::unique_ptr<zip_t, int (*)(zip_t*)> zip(zip_open(zip_path.c_str(), ZIP_RDONLY, &err), zip_close);
-  if (!zip) throw InputError(zip_path, "cannot open zip (libzip error " + std::to_string(err) + ")");
-  for (zip_int64_t i = 0; i < zip_get_num_entries(zip.get(), 0); ++i) {
-    const std::string member = zip_get_name(zip.get(), i, 0), base = fs::path(member).filename().string();
-    zip_stat_t st;
-    if (!std::regex_match(base, kBoxFile) || is_junk_name(member) || zip_stat_index(zip.get(), i, 0, &st) != 0) continue;
-    std::string text(st.size, '\0');
-    std::unique_ptr<zip_file_t, int (*)(zip_file_t*)> f(zip_fopen_index(zip.get(), i, 0), zip_fclose);
-    if (!f || zip_fread(f.get(), text.data(), st.size) != static_cast<zip_int64_t>(st.size))
-      throw InputError(zip_path, "cannot read member " + member + " (" + zip_strerror(zip.get()) + ")");
-    out.emplace(volume_name(base, kBoxFile), BoxFile{display_path(zip_path, source) + "/" + member, lines_of(text)});
-  }
-}
+using organ::BoxFile;
+using organ::OrganBox;
 
 // Volume name -> its box file. Loose files win over zip members (users who unzipped may have
 // corrected one); a difference is reported.
 std::map<std::string, BoxFile> find_box_files(const fs::path& source, Enumeration& e) {
   std::map<std::string, BoxFile> loose, zipped;
-  for (const auto& p : find_files(source, [](const fs::path& f) { return std::regex_match(f.filename().string(), kBoxFile); }))
-    loose.emplace(volume_name(p.filename().string(), kBoxFile), BoxFile{display_path(p, source), read_lines(p)});
+  for (const auto& p : find_files(source, [](const fs::path& f) { return organ::is_box_file_name(f.filename().string()); }))
+    loose.emplace(organ::box_volume_name(p.filename().string()), BoxFile{display_path(p, source), read_lines(p)});
   for (const auto& z : find_files(source, [](const fs::path& f) {
          const auto n = to_lower(f.filename().string());
          return n.starts_with("annotations_of_") && n.ends_with(".zip");
        }))
-    read_zipped_boxes(z, source, zipped);
+    organ::read_zipped_boxes(z, display_path(z, source), zipped);
   for (auto& [name, box] : zipped) {
     auto it = loose.find(name);
     if (it == loose.end()) loose.emplace(name, std::move(box));
     else if (it->second.lines != box.lines) e.notes.push_back(it->second.where + " differs from " + box.where + ": using the loose file");
   }
   return loose;
-}
-
-// ---- box lines -----------------------------------------------------------------------------
-
-struct OrganBox {
-  int xu_id = 0;
-  std::string organ;  // INFO's name, e.g. "kidney-right"
-  VoxelBox box;
-};
-
-// Xu's files abbreviate the side ("kidney-r"); INFO spells it out ("kidney-right").
-std::string info_name(const std::string& xu) {
-  if (xu.ends_with("-r")) return xu.substr(0, xu.size() - 2) + "-right";
-  if (xu.ends_with("-l")) return xu.substr(0, xu.size() - 2) + "-left";
-  return xu;
-}
-
-OrganBox parse_box_line(const std::string& line, const std::vector<std::string>& xu_organs, const Volume& header) {
-  const auto f = split_whitespace(line);
-  if (f.size() != 8) throw std::invalid_argument("expected 'name id x1 x2 y1 y2 z1 z2', got " + std::to_string(f.size()) + " fields");
-  int v[7];
-  for (int i = 0; i < 7; ++i) {
-    if (f[i + 1].find_first_not_of("0123456789") != std::string::npos || f[i + 1].size() > 6)
-      throw std::invalid_argument("'" + f[i + 1] + "' is not a voxel index");
-    v[i] = std::stoi(f[i + 1]);
-  }
-  if (v[0] < 1 || v[0] > static_cast<int>(xu_organs.size()) || xu_organs[v[0] - 1] != f[0])
-    throw std::invalid_argument("organ '" + f[0] + "' with id " + f[1] + " is not in Xu et al.'s table");
-  const VoxelBox box{{v[1], v[3], v[5]}, {v[2], v[4], v[6]}};
-  const auto& n = header.size;
-  if (!box_fits(box, n) || !box_encodable(box))
-    throw std::invalid_argument("box (" + box_text(box) + ") does not fit the volume (" + std::to_string(n[0]) + "x" +
-                                std::to_string(n[1]) + "x" + std::to_string(n[2]) + ")");
-  return {v[0], info_name(f[0]), box};
-}
-
-// The boxes of one volume; bad lines go to e.problems as "file:line" and are left out.
-std::vector<OrganBox> parse_boxes(const BoxFile& file, const Volume& header, const Manifest& m, Enumeration& e) {
-  const auto xu_organs = m.get_strings("source.xu_organs", {});
-  std::vector<OrganBox> boxes;
-  for (std::size_t n = 0; n < file.lines.size(); ++n) {
-    if (trim(file.lines[n]).empty()) continue;
-    try {
-      OrganBox b = parse_box_line(file.lines[n], xu_organs, header);
-      for (const auto& other : boxes)
-        if (other.xu_id == b.xu_id) throw std::invalid_argument("organ " + std::to_string(b.xu_id) + " appears twice");
-      boxes.push_back(b);
-    } catch (const std::invalid_argument& err) {
-      e.problems.push_back({file.where + ":" + std::to_string(n + 1), err.what()});
-    }
-  }
-  return boxes;
 }
 
 // ---- volumes and their split ---------------------------------------------------------------
@@ -235,7 +154,7 @@ std::vector<CtVolume> usable_volumes(const fs::path& source, const Manifest& m, 
     }
     if (header.spacing == std::array<double, 3>{1, 1, 1} && header.origin == std::array<double, 3>{0, 0, 0})
       identity_affine += (identity_affine.empty() ? "" : ", ") + name;
-    ct.organs = parse_boxes(file, header, m, e);
+    ct.organs = organ::parse_boxes(file, m.get_strings("source.xu_organs", {}), header.size, e.problems);
     ct.spacing = header.spacing;
     if (is_swapped(name, m) && !m.get_bool("source.include_swapped", false)) {
       e.notes.push_back(name + " left out: its array axes 1 and 2 are swapped (MedMNIST's 610 = 618 - 8 test boxes "

@@ -35,10 +35,9 @@ bool is_nifti(const fs::path& file) {
 
 // NIfTI only, named explicitly: factory probing is slow and can misidentify
 // (InsightSoftwareConsortium/ITK PR #389: CanReadFile probing could take minutes).
-itk::ImageIOBase::Pointer io_for(const fs::path& file) {
+void check_nifti_name(const fs::path& file) {
   if (!fs::exists(file)) throw InputError(file, "file is missing");
   if (!is_nifti(file)) throw InputError(file, "not a NIfTI file (.nii or .nii.gz)");
-  return itk::NiftiImageIO::New();
 }
 
 void copy_geometry(const ItkVolume* image, Volume& v) {
@@ -159,26 +158,28 @@ void check_complete(const fs::path& file) {
     throw InputError(file, "truncated or corrupt gzip stream (length does not match the NIfTI header)");
 }
 
-// ITK 5.2's NiftiImageIO keeps a function-level static std::string in its header read,
-// which ThreadSanitizer reports as a race when several threads read volumes (concurrent
-// NIfTI reads: InsightSoftwareConsortium/ITK#2003). The header read is serialised; the
-// voxel read after it runs in parallel.
-void read_information_serialised(itk::ImageFileReader<ItkVolume>& reader) {
+// ITK 5.2 is not safe to use from several threads at once here, so every use of an ITK object
+// (creation, header read, destruction) holds one mutex; only headers go through ITK (the voxels
+// are read by read_voxels, in parallel):
+//  * the first construction of an ImageFileReader registers ITK's global singletons in
+//    itk::SingletonIndex's std::map without a lock; ThreadSanitizer (tools/tsan.sh) reports two
+//    threads' ImageFileReader::New() racing in SingletonIndex::GetGlobalInstancePrivate, and a
+//    crash from the same race in ITK 5.2.1 is InsightSoftwareConsortium/ITK issue #5493;
+//  * NiftiImageIO's header read keeps a function-level static std::string.
+Volume read_header_with_itk(const fs::path& file) {
   static std::mutex mutex;
   std::lock_guard lock(mutex);
-  reader.UpdateOutputInformation();
-}
-
-ItkVolume::Pointer read_information(const fs::path& file) {
   auto reader = itk::ImageFileReader<ItkVolume>::New();
-  reader->SetImageIO(io_for(file));
+  reader->SetImageIO(itk::NiftiImageIO::New());  // named explicitly: see check_nifti_name
   reader->SetFileName(file.string());
   try {
-    read_information_serialised(*reader);
+    reader->UpdateOutputInformation();
   } catch (const itk::ExceptionObject& e) {
     throw InputError(file, std::string("cannot read NIfTI volume (") + e.GetDescription() + ")");
   }
-  return reader->GetOutput();
+  Volume v;
+  copy_geometry(reader->GetOutput(), v);
+  return v;
 }
 
 // Where and how the voxels are stored, from the raw NIfTI-1/-2 header.
@@ -323,9 +324,8 @@ void read_voxels(const fs::path& file, Volume& v) {
 }  // namespace
 
 Volume read_volume_header(const fs::path& file) {
-  Volume v;
-  copy_geometry(read_information(file), v);
-  return v;
+  check_nifti_name(file);
+  return read_header_with_itk(file);
 }
 
 std::string probe_volume_file(const fs::path& file) {
@@ -339,7 +339,7 @@ std::string probe_volume_file(const fs::path& file) {
 }
 
 Volume read_volume_file(const fs::path& file) {
-  io_for(file);  // missing or not NIfTI: say so before anything else
+  check_nifti_name(file);  // missing or not NIfTI: say so before anything else
   check_complete(file);
   Volume v = read_volume_header(file);
   if (v.count() == 0) throw InputError(file, "empty volume");

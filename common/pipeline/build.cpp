@@ -447,7 +447,7 @@ std::vector<BuildResult> build_datasets(const Converter& c, const std::vector<Ma
   const SplitPlan plan = plan_splits(std::move(e), manifests.front(), o);
   steps::record_plan_problems(plan, o, jobs);
 
-  fs::create_directories(o.out_dir);
+  create_output_dir(o.out_dir);
   for (const auto& line : recover_output_dir(o.out_dir)) std::cerr << "medmnist-build: " << line << "\n";
   NpzOptions npz;
   npz.compress = o.compress;

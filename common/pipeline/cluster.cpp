@@ -523,7 +523,7 @@ ShardResult build_shard(const Converter& c, const Plan& plan, ShardIndex shard, 
   result.range = shard_range(plan, shard);
   const std::string name = shard_name(shard);
 
-  fs::create_directories(dir);
+  create_output_dir(dir);
   // Only this shard's own leftovers: other tasks may be writing beside it,
   // from processes on other nodes whose pids mean nothing here.
   for (const auto& entry : fs::directory_iterator(dir)) {
@@ -586,7 +586,7 @@ std::vector<steps::Job> open_jobs(const Plan& plan, const std::vector<Manifest>&
   auto jobs = steps::make_jobs(manifests, o);
   steps::record_enumeration_problems(plan.enumeration, o.on_error, o.strict, jobs);
   steps::record_plan_problems(plan.split, o, jobs);
-  fs::create_directories(o.out_dir);
+  create_output_dir(o.out_dir);
   for (const auto& line : recover_output_dir(o.out_dir)) std::cerr << "medmnist-build: " << line << "\n";
   NpzOptions npz;
   npz.compress = o.compress;

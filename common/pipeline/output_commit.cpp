@@ -72,6 +72,13 @@ void write_json_durably(const fs::path& file, const nlohmann::ordered_json& doc)
   fail(file, "cannot close", close_errno);
 }
 
+void create_output_dir(const fs::path& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw std::runtime_error(dir.string() + ": cannot create the output folder: " + ec.message());
+  if (!fs::is_directory(dir, ec)) throw std::runtime_error(dir.string() + ": the output folder is not a folder");
+}
+
 OutputSet::~OutputSet() {
   if (!done_) abort();
 }

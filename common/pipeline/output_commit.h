@@ -46,6 +46,10 @@ class OutputSet {
   bool done_ = false;
 };
 
+// Creates the output folder (and its parents) if needed; the error names the
+// folder and the reason (e.g. "Read-only file system").
+void create_output_dir(const std::filesystem::path& dir);
+
 // Before writing into dir: finishes the commits of dead processes (their
 // journals) and removes their "*.partial-<pid>" files. Returns one line per
 // thing done, for the user.
