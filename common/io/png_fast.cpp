@@ -144,6 +144,9 @@ bool decode_png_fast(std::span<const unsigned char> png, Image& out) {
 
   const std::size_t row_bytes = std::size_t{width} * channels;
   const std::size_t raw_size = (row_bytes + 1) * height;
+  // DEFLATE expands at most about 1032:1 (zlib's FAQ): a header claiming more
+  // than the stream can hold is not allocated for here.
+  if (raw_size / 1032 > idat.size() + 64) return false;
   thread_local std::vector<std::uint8_t> raw;
   if (raw.size() < raw_size) raw.resize(raw_size);
   std::size_t used = 0;
