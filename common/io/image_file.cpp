@@ -18,6 +18,7 @@
 #include "common/core/error.h"
 #include "common/core/fd_io.h"
 #include "common/io/files.h"
+#include "common/io/jpeg_fast.h"
 #include "common/io/png_fast.h"
 
 namespace fs = std::filesystem;
@@ -185,6 +186,8 @@ Image read_image_file(const fs::path& file) {
   // 8-bit grey and RGB PNGs without transparency: inflated in one call and
   // unfiltered straight into the Image; anything else goes to OpenCV.
   if (Image img; decode_png_fast(bytes, img)) return img;
+  // Grey and YCbCr JPEGs: libjpeg straight into the Image, in RGB order.
+  if (Image img; decode_jpeg_fast(bytes, img)) return img;
   thread_local cv::Mat decoded;
   try {
     const cv::Mat encoded(1, static_cast<int>(bytes.size()), CV_8U, const_cast<unsigned char*>(bytes.data()));
