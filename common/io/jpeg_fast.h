@@ -1,6 +1,7 @@
 #pragma once
 // A direct JPEG decode for the JPEGs the 2D sources hold (DermaMNIST's HAM10000
-// pictures, RetinaMNIST's fundus photographs): libjpeg (the libjpeg-turbo that
+// pictures, the Kermany OCT and X-ray scans, BloodMNIST's and RetinaMNIST's
+// photographs): libjpeg (the libjpeg-turbo that
 // OpenCV's own decoder uses) decodes straight into the Image in RGB order.
 // Through cv::imdecode the same pixels were decoded as BGR, copied out of
 // OpenCV's decoder and swapped back to RGB. OpenCV leaves every decoding choice

@@ -1,7 +1,7 @@
 #pragma once
-// A fast path for the PNGs most sources hold (ChestMNIST's 1024 x 1024 NIH
-// images, the Kermany OCT and X-ray scans): 8-bit grey or RGB, not
-// interlaced, no transparency. Their zlib stream is inflated in one call with
+// A fast path for the PNGs the 2D sources hold (ChestMNIST's 1024 x 1024 NIH
+// images, BreastMNIST's BUSI scans): 8-bit grey or RGB, not interlaced, no
+// transparency. Their zlib stream is inflated in one call with
 // libdeflate (a whole-buffer inflater, about twice zlib's speed; the size of
 // the inflated data is known from the header) straight into a buffer of the
 // final size, and the five PNG row filters are undone in place into the
