@@ -1,9 +1,12 @@
 #include "common/io/jpeg_fast.h"
 
 #include <csetjmp>
+#include <cstdint>
 #include <cstdio>  // jpeglib.h needs FILE and size_t first
 
 #include <jpeglib.h>
+
+#include "common/io/image_file.h"
 
 namespace mmb {
 namespace {
@@ -45,6 +48,12 @@ bool decode_jpeg_fast(std::span<const unsigned char> jpeg, Image& out) {
   } else if (cinfo.num_components == 1 && cinfo.jpeg_color_space == JCS_GRAYSCALE) {
     cinfo.out_color_space = JCS_GRAYSCALE;
   } else {
+    jpeg_destroy_decompress(&cinfo);
+    return false;
+  }
+  // The header's size within read_image_file's limits (it checks them before
+  // decoding; this keeps a direct caller from allocating for a hostile header).
+  if (std::uint64_t{cinfo.image_width} * cinfo.image_height > ImageLimits{}.max_pixels) {
     jpeg_destroy_decompress(&cinfo);
     return false;
   }

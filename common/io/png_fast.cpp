@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/io/image_file.h"
+
 namespace mmb {
 namespace {
 
@@ -125,7 +127,7 @@ bool decode_png_fast(std::span<const unsigned char> png, Image& out) {
       else if (colour == 2) channels = 3;
       else return false;
       if (width == 0 || height == 0 || width > 0x7FFFFFFFu || height > 0x7FFFFFFFu) return false;
-      if (std::uint64_t{width} * height * channels > (std::uint64_t{1} << 32)) return false;
+      if (std::uint64_t{width} * height > ImageLimits{}.max_pixels) return false;  // read_image_file's limit
     } else if (name == "IDAT") {
       if (idat_ended) return false;  // IDAT chunks must be consecutive
       if (idat_chunks == 1) gathered.assign(idat.begin(), idat.end());
