@@ -99,6 +99,13 @@ Bytes encode(const Bytes& pixels, const PngSpec& s) {
   return png;
 }
 
+// cHRM with the sRGB primaries and white point (x, y times 100000).
+Bytes chrm_srgb() {
+  Bytes b;
+  for (std::uint32_t v : {31270u, 32900u, 64000u, 33000u, 30000u, 60000u, 15000u, 6000u}) put_be32(b, v);
+  return b;
+}
+
 Bytes random_pixels(int w, int h, int channels, unsigned seed) {
   std::mt19937 rng(seed);
   Bytes p(static_cast<std::size_t>(w) * h * channels);
@@ -172,10 +179,11 @@ TEST_F(PngFast, EveryFilterOnGreyAndRgbEqualsLibpng) {
 TEST_F(PngFast, InformationalChunksAndManyIdatChunksAreRead) {
   PngSpec s;
   s.w = 200, s.h = 150, s.channels = 3, s.idat_chunks = 40;
-  s.before = {{"gAMA", {0, 0, 0xB1, 0x8F}}, {"pHYs", {0, 0, 0x0B, 0x13, 0, 0, 0x0B, 0x13, 1}},
+  s.before = {{"gAMA", {0, 0, 0xB1, 0x8F}}, {"sBIT", {5, 6, 5}},  {"cHRM", chrm_srgb()},
+              {"bKGD", {0, 10, 0, 20, 0, 30}}, {"pHYs", {0, 0, 0x0B, 0x13, 0, 0, 0x0B, 0x13, 1}},
               {"tEXt", {'k', 0, 'v'}}};
   s.after = {{"tEXt", {'a', 0, 'b'}}, {"tIME", {0x07, 0xEA, 12, 3, 1, 2, 3}}};
-  expect_fast_and_equal(encode(random_pixels(s.w, s.h, 3, 7), s), "RGB with gAMA, pHYs, tEXt, tIME");
+  expect_fast_and_equal(encode(random_pixels(s.w, s.h, 3, 7), s), "RGB with gAMA, sBIT, cHRM, bKGD, pHYs, tEXt, tIME");
 }
 
 TEST_F(PngFast, LibpngWrittenPngsEqualLibpng) {
