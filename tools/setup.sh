@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache
   libinsighttoolkit5-dev libgdcm-dev libvtk9-dev libopencv-dev libtbb-dev
   libboost-program-options-dev libgtest-dev libtomlplusplus-dev nlohmann-json3-dev
-  zlib1g-dev libssl-dev libgif-dev libhdf5-dev libpugixml-dev libzip-dev libjpeg62-turbo-dev libtiff-dev
+  zlib1g-dev libdeflate-dev libssl-dev libgif-dev libhdf5-dev libpugixml-dev libzip-dev libjpeg62-turbo-dev libtiff-dev
   python3-numpy python3-scipy python3-skimage python3-pil python3-h5py python3-pydicom python3-nibabel
   slurmctld slurmd slurm-client munge
 )

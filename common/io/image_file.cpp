@@ -26,6 +26,7 @@
 #include "common/core/fd_io.h"
 #include "common/io/files.h"
 #include "common/io/jpeg_file.h"
+#include "common/io/png_fast.h"
 
 namespace fs = std::filesystem;
 
@@ -218,6 +219,9 @@ Image read_image_file(const fs::path& file) {
   // has the same size and type (OpenCV's documented reuse of imdecode's dst),
   // so same-sized images decode into pages that are already mapped.
   if (auto problem = check_image_header(bytes); !problem.empty()) throw InputError(file, problem);
+  // 8-bit grey and RGB PNGs without transparency: inflated in one call and
+  // unfiltered straight into the Image; anything else goes to OpenCV.
+  if (Image img; decode_png_fast(bytes, img)) return img;
   if (Image img; starts_with(bytes, {0xFF, 0xD8}) && read_jpeg(file, bytes, img)) return img;
   keep_tiff_warnings();
   thread_local cv::Mat decoded;

@@ -304,19 +304,30 @@ void read_voxels(const fs::path& file, Volume& v) {
   // Reserve first, so the kernel can back the buffer with huge pages before
   // it is first touched (numpy does the same for large arrays): a 512x512x400
   // float volume is 100k page faults with 4 KiB pages, 200 with 2 MiB ones.
+  //
+  // The volume is written once: each chunk is converted into a small
+  // cache-resident staging buffer and appended, so the volume is never
+  // zero-filled first (resize() would write all of it once more).
+  v.voxels.clear();
   v.voxels.reserve(v.count());
   advise_huge_pages(v.voxels.data(), v.count() * sizeof(float));
-  v.voxels.resize(v.count());
-  unit_bytes_read_by_this_thread() += v.voxels.size() * sizeof(float);
+  unit_bytes_read_by_this_thread() += v.count() * sizeof(float);
   constexpr std::size_t kChunkVoxels = std::size_t{1} << 16;  // 64 Ki voxels: at most 512 KiB of raw bytes
+  constexpr std::size_t kStageVoxels = std::size_t{1} << 13;  // 32 KiB of floats
   thread_local std::vector<unsigned char> raw;
+  thread_local std::vector<float> stage;
   raw.resize(kChunkVoxels * 8);
+  stage.resize(kStageVoxels);
   for (std::size_t done = 0; done < v.count();) {
     const std::size_t n = std::min(kChunkVoxels, v.count() - done);
     const int got = gzread(gz, raw.data(), static_cast<unsigned>(n * bpv));
     if (got < 0 || static_cast<std::size_t>(got) != n * bpv)
       throw InputError(file, "truncated NIfTI (voxel data ends early)");
-    convert_chunk(layout.datatype, raw.data(), n, layout, v.voxels.data() + done);
+    for (std::size_t i = 0; i < n; i += kStageVoxels) {
+      const std::size_t m = std::min(kStageVoxels, n - i);
+      convert_chunk(layout.datatype, raw.data() + i * bpv, m, layout, stage.data());
+      v.voxels.insert(v.voxels.end(), stage.data(), stage.data() + m);
+    }
     done += n;
   }
 }
@@ -330,7 +341,7 @@ Volume read_volume_header(const fs::path& file) {
 
 std::string probe_volume_file(const fs::path& file) {
   try {
-    io_for(file);
+    check_nifti_name(file);
     check_complete(file);
     return "";
   } catch (const InputError& e) {

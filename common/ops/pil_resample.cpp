@@ -6,8 +6,12 @@
 // for an FMA-capable -march cannot fuse those products and change a rounding.
 #include "common/ops/pil_resample.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -94,47 +98,162 @@ PilAxis build_axis(int n_in, int n_out, PilFilter filter) {
 }
 
 // acc[i] += src[i] * w: the inner loop of both passes, on whole rows. Integer
-// arithmetic, so the AVX2 clone gives the same bytes as the baseline one.
-__attribute__((target("avx2"))) void accumulate_avx2(int* acc, const std::uint8_t* src, int w, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) acc[i] += src[i] * w;
-}
-void accumulate_portable(int* acc, const std::uint8_t* src, int w, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) acc[i] += src[i] * w;
-}
+// arithmetic, so the AVX2 path below gives the same bytes as this one.
 void accumulate(int* acc, const std::uint8_t* src, int w, std::size_t n) {
-  static const bool avx2 = __builtin_cpu_supports("avx2");
-  if (avx2) accumulate_avx2(acc, src, w, n);
-  else accumulate_portable(acc, src, w, n);
+  for (std::size_t i = 0; i < n; ++i) acc[i] += src[i] * w;
+}
+
+// Output row i of convolve_rows, one row at a time: whole-row accumulation.
+void convolve_row_portable(const std::uint8_t* in, std::size_t in_stride, std::size_t len, int first,
+                           const std::int32_t* k, int count, int* acc, std::uint8_t* dst) {
+  std::fill(acc, acc + len, 1 << (kPrecisionBits - 1));
+  for (int t = 0; t < count; ++t) accumulate(acc, in + static_cast<std::size_t>(first + t) * in_stride, k[t], len);
+  for (std::size_t j = 0; j < len; ++j) dst[j] = clip8(acc[j]);
+}
+
+// The same sums with AVX2, 16 columns at a time: all taps are added into two
+// registers before the row is rounded and stored, so the partial sums never
+// go through memory (the whole-row loop loads and stores them once per tap).
+// Integer adds in another order give the same sums.
+__attribute__((target("avx2"))) void convolve_row_avx2(const std::uint8_t* in, std::size_t in_stride,
+                                                       std::size_t len, int first, const std::int32_t* k, int count,
+                                                       int* acc, std::uint8_t* dst) {
+  const __m256i init = _mm256_set1_epi32(1 << (kPrecisionBits - 1));
+  const std::uint8_t* rows = in + static_cast<std::size_t>(first) * in_stride;
+  std::size_t j = 0;
+  for (; j + 16 <= len; j += 16) {
+    __m256i lo = init, hi = init;
+    const std::uint8_t* s = rows + j;
+    for (int t = 0; t < count; ++t, s += in_stride) {
+      const __m256i w = _mm256_set1_epi32(k[t]);
+      const __m128i bytes = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s));
+      lo = _mm256_add_epi32(lo, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(bytes), w));
+      hi = _mm256_add_epi32(hi, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_srli_si128(bytes, 8)), w));
+    }
+    // clip8: arithmetic shift, then saturate to 0..255 (signed 16-bit, then unsigned 8-bit).
+    lo = _mm256_srai_epi32(lo, kPrecisionBits);
+    hi = _mm256_srai_epi32(hi, kPrecisionBits);
+    const __m128i w16_lo = _mm_packs_epi32(_mm256_castsi256_si128(lo), _mm256_extracti128_si256(lo, 1));
+    const __m128i w16_hi = _mm_packs_epi32(_mm256_castsi256_si128(hi), _mm256_extracti128_si256(hi, 1));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + j), _mm_packus_epi16(w16_lo, w16_hi));
+  }
+  if (j < len) convolve_row_portable(rows + j, in_stride, len - j, 0, k, count, acc, dst + j);
 }
 
 // One pass along the row axis of `in`: output row i (len bytes, at out + i *
 // out_stride) = clip8(2^21 + sum_k coeff[i][k] * input row (first[i] - shift + k)).
 // Every output byte is Pillow's ss0 for one pixel and band: the same integer
-// sum, only computed for a whole row at once.
+// sum, only computed for many pixels at once.
 void convolve_rows(const std::uint8_t* in, std::size_t in_stride, std::size_t len, int shift, const PilAxis& a,
                    std::uint8_t* out, std::size_t out_stride) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
   std::vector<int> acc(len);
   for (int i = 0; i < a.n_out; ++i) {
     const std::int32_t* k = &a.coeff[static_cast<std::size_t>(i) * a.ksize];
-    std::fill(acc.begin(), acc.end(), 1 << (kPrecisionBits - 1));
-    for (int t = 0; t < a.count[i]; ++t)
-      accumulate(acc.data(), in + static_cast<std::size_t>(a.first[i] - shift + t) * in_stride, k[t], len);
     std::uint8_t* dst = out + static_cast<std::size_t>(i) * out_stride;
-    for (std::size_t j = 0; j < len; ++j) dst[j] = clip8(acc[j]);
+    if (avx2) convolve_row_avx2(in, in_stride, len, a.first[i] - shift, k, a.count[i], acc.data(), dst);
+    else convolve_row_portable(in, in_stride, len, a.first[i] - shift, k, a.count[i], acc.data(), dst);
   }
 }
 
-// dst[x][y * C + c] = src[y][x * C + c] for a w x h image of C channels, in cache-sized tiles.
+// The tile [x0, x1) x [y0, y1) of transpose_pixels, C channels known at compile time (0: any).
+template <int C>
+void transpose_tile(const std::uint8_t* src, int x0, int x1, int y0, int y1, int channels, std::size_t src_row,
+                    std::size_t dst_row, std::uint8_t* dst) {
+  const int c_n = C ? C : channels;
+  for (int y = y0; y < y1; ++y) {
+    const std::uint8_t* s = src + y * src_row + static_cast<std::size_t>(x0) * c_n;
+    std::uint8_t* d = dst + static_cast<std::size_t>(x0) * dst_row + static_cast<std::size_t>(y) * c_n;
+    for (int x = x0; x < x1; ++x, s += c_n, d += dst_row)
+      for (int c = 0; c < c_n; ++c) d[c] = s[c];
+  }
+}
+
+// transpose_tile<3> with one 4-byte move per pixel instead of three 1-byte
+// ones. The move reads one byte past the pixel (the next pixel, or the first
+// byte of the next row) and writes one byte past it, into the slot of pixel
+// (x, y + 1) of the same output row, which is written after it because rows
+// are visited in increasing y. So it is only used when y + 1 < h: the tile's
+// rows all have a successor, and the last image row takes the 3-byte path.
+void transpose_tile_rgb(const std::uint8_t* src, int x0, int x1, int y0, int y1, std::size_t src_row,
+                        std::size_t dst_row, std::uint8_t* dst) {
+  for (int y = y0; y < y1; ++y) {
+    const std::uint8_t* s = src + y * src_row + static_cast<std::size_t>(x0) * 3;
+    std::uint8_t* d = dst + static_cast<std::size_t>(x0) * dst_row + static_cast<std::size_t>(y) * 3;
+    for (int x = x0; x < x1; ++x, s += 3, d += dst_row) {
+      std::uint32_t v;
+      std::memcpy(&v, s, 4);
+      std::memcpy(d, &v, 4);
+    }
+  }
+}
+
+#if defined(__SSE2__)
+// One 16 x 16 block of a 1-channel image: rows src, src + src_row, ... become
+// columns of dst. Four rounds of interleaving (8-, 16-, 32-, 64-bit units),
+// each pairing the halves that the next round keeps together.
+void transpose_16x16(const std::uint8_t* src, std::size_t src_row, std::uint8_t* dst, std::size_t dst_row) {
+  __m128i r[16], a[16], b[16], c[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i * src_row));
+  // a[i] (i < 8): columns 0..7 of rows 2i, 2i+1; a[8 + i]: columns 8..15.
+  for (int i = 0; i < 8; ++i) {
+    a[i] = _mm_unpacklo_epi8(r[2 * i], r[2 * i + 1]);
+    a[8 + i] = _mm_unpackhi_epi8(r[2 * i], r[2 * i + 1]);
+  }
+  // b[4g + i]: columns 4g..4g+3 of rows 4i..4i+3.
+  for (int h = 0; h < 2; ++h)
+    for (int i = 0; i < 4; ++i) {
+      b[8 * h + i] = _mm_unpacklo_epi16(a[8 * h + 2 * i], a[8 * h + 2 * i + 1]);
+      b[8 * h + 4 + i] = _mm_unpackhi_epi16(a[8 * h + 2 * i], a[8 * h + 2 * i + 1]);
+    }
+  // c[4g + 2m + q]: columns 4g + 2q and 4g + 2q + 1 of rows 8m..8m+7.
+  for (int g = 0; g < 4; ++g)
+    for (int m = 0; m < 2; ++m) {
+      c[4 * g + 2 * m] = _mm_unpacklo_epi32(b[4 * g + 2 * m], b[4 * g + 2 * m + 1]);
+      c[4 * g + 2 * m + 1] = _mm_unpackhi_epi32(b[4 * g + 2 * m], b[4 * g + 2 * m + 1]);
+    }
+  // Column 4g + 2q (+1) = rows 0..7 from c[4g + q], rows 8..15 from c[4g + 2 + q].
+  for (int g = 0; g < 4; ++g)
+    for (int q = 0; q < 2; ++q) {
+      const __m128i lo = c[4 * g + q], hi = c[4 * g + 2 + q];
+      const int x = 4 * g + 2 * q;
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + x * dst_row), _mm_unpacklo_epi64(lo, hi));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + (x + 1) * dst_row), _mm_unpackhi_epi64(lo, hi));
+    }
+}
+#endif
+
+}  // namespace
+
+// dst[x][y * C + c] = src[y][x * C + c] for a w x h image of C channels, in
+// cache-sized tiles; 16 x 16 blocks of 1-channel images with SSE2.
 void transpose_pixels(const std::uint8_t* src, int w, int h, int channels, std::uint8_t* dst) {
   constexpr int kTile = 32;
   const std::size_t src_row = static_cast<std::size_t>(w) * channels, dst_row = static_cast<std::size_t>(h) * channels;
   for (int y0 = 0; y0 < h; y0 += kTile)
-    for (int x0 = 0; x0 < w; x0 += kTile)
-      for (int y = y0; y < std::min(h, y0 + kTile); ++y)
-        for (int x = x0; x < std::min(w, x0 + kTile); ++x)
-          for (int c = 0; c < channels; ++c)
-            dst[x * dst_row + static_cast<std::size_t>(y) * channels + c] = src[y * src_row + static_cast<std::size_t>(x) * channels + c];
+    for (int x0 = 0; x0 < w; x0 += kTile) {
+      const int y1 = std::min(h, y0 + kTile), x1 = std::min(w, x0 + kTile);
+#if defined(__SSE2__)
+      if (channels == 1 && y1 - y0 == kTile && x1 - x0 == kTile) {
+        for (int y = y0; y < y1; y += 16)
+          for (int x = x0; x < x1; x += 16) transpose_16x16(src + y * src_row + x, src_row, dst + x * dst_row + y, dst_row);
+        continue;
+      }
+#endif
+      if (channels == 3 && y1 < h) {  // every row of the tile has a row after it
+        transpose_tile_rgb(src, x0, x1, y0, y1, src_row, dst_row, dst);
+        continue;
+      }
+      switch (channels) {
+        case 1: transpose_tile<1>(src, x0, x1, y0, y1, channels, src_row, dst_row, dst); break;
+        case 3: transpose_tile<3>(src, x0, x1, y0, y1, channels, src_row, dst_row, dst); break;
+        case 4: transpose_tile<4>(src, x0, x1, y0, y1, channels, src_row, dst_row, dst); break;
+        default: transpose_tile<0>(src, x0, x1, y0, y1, channels, src_row, dst_row, dst);
+      }
+    }
 }
+
+namespace {
 
 // Geometry.c's ImagingScaleAffine for a = (n_in / n_out, 0, 0; 0, ..., 0):
 // positions accumulate in double from 0.5 * step; COORD truncates.

@@ -52,5 +52,9 @@ std::shared_ptr<const PilAxis> pil_axis(int n_in, int n_out, PilFilter filter);
 // The filter's value at x (support-normalised units), as Pillow computes it.
 double pil_filter_value(PilFilter filter, double x);
 
+// dst (w rows of h * channels bytes) = src (h rows of w * channels bytes) transposed:
+// dst[x][y * channels + c] = src[y][x * channels + c].
+void transpose_pixels(const std::uint8_t* src, int w, int h, int channels, std::uint8_t* dst);
+
 }  // namespace pil_detail
 }  // namespace mmb

@@ -266,8 +266,15 @@ class Pass {
     tbb::parallel_pipeline(
         static_cast<std::size_t>(4 * threads),
         tbb::make_filter<void, Run>(tbb::filter_mode::serial_in_order, [&](tbb::flow_control& fc) { return next(fc); }) &
+            // Isolated: process_run may block in budget_.acquire() and holds a lease while it
+            // works; a thread waiting in a nested parallel region (the npz writer's DEFLATE tasks,
+            // a converter's parallel_for) must never pick up another run's process_run, which
+            // could wait for the lease its own stack holds (oneTBB's documented reason for isolate).
             tbb::make_filter<Run, Processed>(tbb::filter_mode::parallel,
-                                             [&](Run r) { return process_run(c_, jobs_, samples_, r, o_, budget_); }) &
+                                             [&](Run r) {
+                                               return tbb::this_task_arena::isolate(
+                                                   [&] { return process_run(c_, jobs_, samples_, r, o_, budget_); });
+                                             }) &
             tbb::make_filter<Processed, void>(tbb::filter_mode::serial_in_order, [&](Processed p) {
               write(p);
               progress.update(done_);

@@ -32,10 +32,19 @@ def load_tool(name):
     return module
 
 
+RUN_TIMEOUT = float(os.environ.get("MMB_RUN_TIMEOUT", 300))  # s; fixture builds take seconds
+
+
 def run(*args, check=True, **kwargs):
     """Runs medmnist-build; returns the CompletedProcess (text mode)."""
     cmd = [str(BINARY), *map(str, args)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    kwargs.setdefault("timeout", RUN_TIMEOUT)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    except subprocess.TimeoutExpired as e:
+        # A hang must fail this test with its command line, not stall the suite until ctest's timeout.
+        raise AssertionError(f"{' '.join(cmd)} did not finish in {kwargs['timeout']} s "
+                             f"(a hang: stderr so far:\n{e.stderr})") from None
     if check and proc.returncode != 0:
         raise AssertionError(f"{' '.join(cmd)} exited {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
     return proc

@@ -259,13 +259,15 @@ class BadInput(TempDirTest):
         deadline = time.time() + seconds
         while time.time() < deadline:
             if list(out.glob("*.partial-*")) and proc.poll() is None:
-                time.sleep(0.3)
+                time.sleep(0.05)
                 return True
             time.sleep(0.05)
         return False
 
     def start_slow_build(self):
-        fixture.generate(self.tmp / "src", patients=80, images_per_patient="4-5", size=512, lists="none")
+        # About 1,100 images: several seconds of work even with the fast PNG decoder, so the
+        # signal lands while the build runs, also on a fast machine.
+        fixture.generate(self.tmp / "src", patients=240, images_per_patient="4-5", size=512, lists="none")
         out = self.tmp / "out"
         proc = subprocess.Popen([str(BINARY), "build", FLAG, "--source", str(self.tmp / "src"), "--out", str(out),
                                  "--threads", "1", "-q"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -333,7 +333,11 @@ class OutputCommit(TempDirTest):
                                      "9"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(delay)
             proc.send_signal(signal.SIGINT)
-            proc.wait()
+            try:
+                proc.wait(timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                self.fail(f"the build did not end within 120 s of SIGINT (sent after {delay} s)")
             # -SIGINT: stopped before the build installed its handler (nothing written yet).
             self.assertIn(proc.returncode, (0, 130, -signal.SIGINT))
             self.assertEqual(list((self.tmp / "out").glob("*.partial-*")), [], delay)
