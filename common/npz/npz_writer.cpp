@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include <zlib.h>
 
 #include <oneapi/tbb/global_control.h>
@@ -251,6 +252,7 @@ class ParallelDeflate {
 
 struct Member {
   std::string name;  // "<key>.npy"
+  std::string data_sha256;  // hex, of the data bytes only (array_sha256)
   std::uint16_t method = kMethodDeflate;
   std::uint32_t crc = 0;
   std::uint64_t compressed_size = 0;
@@ -259,8 +261,11 @@ struct Member {
 };
 
 // The member being written: what end_array() needs to patch the headers.
+using DigestContext = std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)>;
+
 struct OpenMember {
   Member m;
+  DigestContext data_digest{EVP_MD_CTX_new(), EVP_MD_CTX_free};
   std::vector<std::size_t> item_shape;
   std::size_t item_size = 0;
   std::uint64_t npy_header_offset = 0;
@@ -435,6 +440,8 @@ void NpzWriter::Impl::begin(const std::string& name, const std::vector<std::size
   o->npy_header_offset = file->position();
   file->write(npy::make_header(0, item_shape, o->npy_header_size));
   if (options.compress) o->pending.reserve(kChunk);
+  if (!o->data_digest || EVP_DigestInit_ex(o->data_digest.get(), EVP_sha256(), nullptr) != 1)
+    throw std::runtime_error("OpenSSL: cannot start a SHA-256 digest");
   open = std::move(o);
 }
 
@@ -447,6 +454,7 @@ void NpzWriter::Impl::append(const std::uint8_t* data, std::size_t n) {
                                 " bytes is not a whole number of '" + open->m.name + "' items of " +
                                 std::to_string(open->item_size) + " bytes");
   open->data_crc = static_cast<std::uint32_t>(crc32_z(open->data_crc, data, n));
+  EVP_DigestUpdate(open->data_digest.get(), data, n);
   open->data_bytes += n;
   if (options.compress)
     feed_compressor(data, n);
@@ -488,6 +496,11 @@ std::size_t NpzWriter::Impl::end(std::size_t n_items_if_empty_items) {
   file->patch(o.npy_header_offset, header.data(), header.size());
 
   Member& m = o.m;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int digest_size = 0;
+  EVP_DigestFinal_ex(o.data_digest.get(), digest, &digest_size);
+  static const char* hex = "0123456789abcdef";
+  for (unsigned i = 0; i < digest_size; ++i) m.data_sha256 += {hex[digest[i] >> 4], hex[digest[i] & 15]};
   const auto header_crc = crc32_z(0, header.data(), header.size());
   m.crc = static_cast<std::uint32_t>(
       crc32_combine64(header_crc, o.data_crc, static_cast<z_off64_t>(o.data_bytes)));
@@ -572,5 +585,17 @@ void NpzWriter::abort() { impl_->abort(); }
 const std::filesystem::path& NpzWriter::final_path() const { return impl_->final_path; }
 
 const std::filesystem::path& NpzWriter::temp_path() const { return impl_->temp_path; }
+
+std::vector<std::pair<std::string, std::string>> NpzWriter::array_sha256() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Member& m : impl_->members) out.emplace_back(m.name.substr(0, m.name.size() - 4), m.data_sha256);
+  return out;
+}
+
+std::string NpzWriter::compression() const {
+  if (!impl_->options.compress) return "stored";
+  return std::string("zlib ") + zlibVersion() + " DEFLATE level " + std::to_string(impl_->options.level) + ", " +
+         std::to_string(kChunk >> 20) + " MiB chunks (deflateReset, Z_FULL_FLUSH)";
+}
 
 }  // namespace mmb

@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace mmb {
@@ -56,6 +57,14 @@ class NpzWriter {
 
   const std::filesystem::path& final_path() const;
   const std::filesystem::path& temp_path() const;
+
+  // SHA-256 of each finished array's data (its items' bytes in C order, without the npy
+  // header), "name" -> hex: what hashlib.sha256(np.load(f)[name].tobytes()) gives. Unlike the
+  // file's hash it does not depend on the compressor, its version or STORED vs DEFLATE.
+  std::vector<std::pair<std::string, std::string>> array_sha256() const;
+  // How members are compressed, e.g. "zlib 1.2.13 DEFLATE level 1, 1 MiB chunks (deflateReset,
+  // Z_FULL_FLUSH)" or "stored": a file's own hash is comparable only between equal descriptions.
+  std::string compression() const;
 
  private:
   struct Impl;

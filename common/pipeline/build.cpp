@@ -365,6 +365,15 @@ void warn_about_counts(Job& job) {
                                     " (the medmnist loader asserts the official count)");
 }
 
+// The file's sha256 depends on the compressor and its version; each array's data hash does not
+// (hashlib.sha256(np.load(f)[name].tobytes()) gives it), so two builds can be compared by content.
+void record_content(nlohmann::ordered_json& doc, const NpzWriter& file) {
+  nlohmann::ordered_json arrays = nlohmann::ordered_json::object();
+  for (const auto& [name, sha] : file.array_sha256()) arrays[name] = sha;
+  doc["array_sha256"] = arrays;
+  doc["compression"] = file.compression();
+}
+
 // Every file complete and fsynced under its temp name, sidecars included,
 // before the first rename (output_commit.h).
 void finish(Job& job, const BuildOptions& o, const SplitPlan& plan, OutputSet& outputs) {
@@ -378,7 +387,9 @@ void finish(Job& job, const BuildOptions& o, const SplitPlan& plan, OutputSet& o
     outputs.add(temp, final_path);
     const fs::path sidecar_temp = partial_path(out.sidecar);
     outputs.add_sidecar(sidecar_temp, out.sidecar);
-    write_json_durably(sidecar_temp, sidecar_json(job, o, plan, out.size, out.sha256));
+    auto doc = sidecar_json(job, o, plan, out.size, out.sha256);
+    record_content(doc, job.writer->file(i));
+    write_json_durably(sidecar_temp, doc);
     job.result.outputs.push_back(out);
   }
 }

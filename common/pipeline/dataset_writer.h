@@ -34,6 +34,8 @@ class DatasetWriter {
   void abort();
 
   const std::array<std::vector<std::string>, 3>& ids() const { return ids_; }
+  // The .npz file of sizes[i] (its array_sha256() and compression() once finished).
+  const NpzWriter& file(std::size_t i) const { return *files_.at(i); }
 
  private:
   void advance_to(Split split);

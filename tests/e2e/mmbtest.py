@@ -6,6 +6,7 @@ MMB_BUILD_DIR and MMB_SOURCE_DIR.
 import hashlib
 import importlib.util
 import json
+import faulthandler
 import os
 import pathlib
 import shutil
@@ -33,6 +34,7 @@ def load_tool(name):
 
 
 RUN_TIMEOUT = float(os.environ.get("MMB_RUN_TIMEOUT", 300))  # s; fixture builds take seconds
+TEST_WATCHDOG = float(os.environ.get("MMB_TEST_WATCHDOG", 600))  # s per TempDirTest test
 
 
 def run(*args, check=True, **kwargs):
@@ -73,8 +75,12 @@ class TempDirTest(unittest.TestCase):
     def setUp(self):
         self._tmp = tempfile.TemporaryDirectory(prefix="mmb-e2e-")
         self.tmp = pathlib.Path(self._tmp.name)
+        # A test stuck past this prints every thread's Python stack and exits, so a hang shows
+        # where it is instead of running into ctest's 900 s timeout with no output.
+        faulthandler.dump_traceback_later(TEST_WATCHDOG, exit=True)
 
     def tearDown(self):
+        faulthandler.cancel_dump_traceback_later()
         self._tmp.cleanup()
 
 

@@ -1,4 +1,5 @@
 """BloodMNIST end to end on generated PBC trees (tools/fixtures/make_pbc_fixture.py)."""
+import hashlib
 import unittest
 
 import numpy as np
@@ -132,6 +133,26 @@ class LayoutsAndIds(TempDirTest):
         side, arrays = self.build("--index-map", self.tmp / "map.csv")
         assert_index_map_applied(self, side, kept, m["images"], arrays, lambda n: m["images"][n]["label"],
                                  fixture.decode_28)
+
+
+class ContentHashes(TempDirTest):
+    """The sidecar's array_sha256 is each array's data hash, the same whatever the compression,
+    and `compression` says what the file's own sha256 depends on."""
+
+    def test_array_hashes_match_numpy_and_do_not_depend_on_the_compressor(self):
+        fixture.generate(self.tmp / "src")
+        for name, extra in (("deflate", ()), ("stored", ("--no-compress",))):
+            run("build", FLAG, "--source", self.tmp / "src", "--out", self.tmp / name, "-q", "--sizes", "28,64", *extra)
+        for size in (28, 64):
+            deflate, stored = sidecar(self.tmp / "deflate", FLAG, size), sidecar(self.tmp / "stored", FLAG, size)
+            self.assertNotEqual(deflate["sha256"], stored["sha256"])
+            self.assertEqual(deflate["array_sha256"], stored["array_sha256"])
+            self.assertRegex(deflate["compression"], r"^zlib [0-9.]+ DEFLATE level 1, 1 MiB chunks")
+            self.assertEqual(stored["compression"], "stored")
+            arrays, names = load_npz(self.tmp / "deflate" / (f"{FLAG}.npz" if size == 28 else f"{FLAG}_{size}.npz"))
+            self.assertEqual(sorted(deflate["array_sha256"]), sorted(n[:-4] if n.endswith(".npy") else n for n in names))
+            for key, digest in deflate["array_sha256"].items():
+                self.assertEqual(hashlib.sha256(np.ascontiguousarray(arrays[key]).tobytes()).hexdigest(), digest, key)
 
 
 class BadInput(TempDirTest):
